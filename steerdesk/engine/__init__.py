@@ -1,0 +1,1 @@
+"""Model, SAE, hook, steering and generation code. Imports no Qt, ever."""
