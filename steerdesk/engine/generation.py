@@ -1,0 +1,296 @@
+"""Baseline and steered continuations of one prompt, decoded together as one batch.
+
+Row 0 is the baseline; row r carries variant r - 1. All rows share the prompt, so there is no
+padding, and one KV cache serves them all. Sampling is coupled: every row draws its token with
+the same Gumbel noise, so two rows with the same distribution pick the same token and any
+difference between them comes from steering alone.
+
+`stream()` yields a `PromptEvent`, then one `StepEvent` per decoding step, then a `DoneEvent`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import torch
+
+from steerdesk.engine.errors import InputError
+from steerdesk.engine.session import Session
+from steerdesk.engine.steering import SteeringHook, SteeringSpec
+
+
+@dataclass
+class GenerationRequest:
+    prompt: str
+    variants: list[SteeringSpec] = field(default_factory=list)
+    max_new_tokens: int = 48
+    temperature: float = 0.0          # 0: greedy
+    top_p: float = 1.0
+    seed: int | None = 0
+    repetition_penalty: float = 1.0
+    chat: bool = False
+    watch: list[int] = field(default_factory=list)
+    top_k_features: int = 0           # >0: a full SAE encode per step, top-k per row
+    positions: str = "all"            # "all" or "generated"
+    stop_at_eos: bool = True
+
+    def validate(self) -> None:
+        if self.max_new_tokens < 0:
+            raise InputError(f"max new tokens {self.max_new_tokens}: must be 0 or more")
+        if self.temperature < 0:
+            raise InputError(f"temperature {self.temperature}: must be 0 (greedy) or more")
+        if not 0 < self.top_p <= 1:
+            raise InputError(f"top-p {self.top_p}: must be in (0, 1]")
+        if self.repetition_penalty <= 0:
+            raise InputError(f"repetition penalty {self.repetition_penalty}: must be above 0")
+
+
+@dataclass
+class RowToken:
+    token_id: int | None              # None once the row has finished
+    text: str                         # the text this token adds (pieces join to the full text)
+    logprob: float | None             # natural log-probability under this row's own distribution
+    activations: list[float]          # watched features, in request.watch order
+    top_features: list[tuple[int, float]]
+    finished: bool
+
+
+@dataclass
+class StepEvent:
+    step: int
+    rows: list[RowToken]
+
+
+@dataclass
+class PromptEvent:
+    token_ids: list[int]
+    token_texts: list[str]
+    activations: list[list[list[float]]]   # [row][position][watched feature]
+    top_features: list[list[list[tuple[int, float]]]]  # [row][position][k]
+    row_names: list[str]
+    chat_template_used: bool
+
+
+@dataclass
+class DoneEvent:
+    reason: str                       # "length", "eos" or "cancelled"
+    texts: list[str]
+    steps: int
+    seconds: float
+    first_token_seconds: float | None
+
+
+Event = PromptEvent | StepEvent | DoneEvent
+CancelCheck = Callable[[], bool]
+
+
+def encode_prompt(tokenizer, prompt: str, chat: bool) -> tuple[list[int], bool]:
+    """Token ids fed to the model (BOS included when the tokenizer adds one)."""
+    if chat and getattr(tokenizer, "chat_template", None):
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                            add_generation_prompt=True, tokenize=True)
+        if hasattr(ids, "keys"):  # newer transformers return a BatchEncoding
+            ids = ids["input_ids"]
+        return [int(i) for i in ids], True
+    return [int(i) for i in tokenizer(prompt, add_special_tokens=True)["input_ids"]], False
+
+
+class IncrementalText:
+    """Per-row text pieces that join to the decoded whole, holding back half a character
+    (byte-level BPE splits multi-byte characters across tokens)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.text = ""
+
+    def push(self, token_id: int) -> str:
+        self.ids.append(token_id)
+        full = self.tokenizer.decode(self.ids, skip_special_tokens=False)
+        if full.endswith("\ufffd"):
+            return ""
+        piece, self.text = full[len(self.text):], full
+        return piece
+
+
+def _eos_ids(session: Session) -> set[int]:
+    ids: set[int] = set()
+    for source in (getattr(session.tokenizer, "eos_token_id", None),
+                   getattr(getattr(session.model, "generation_config", None), "eos_token_id", None)):
+        if isinstance(source, int):
+            ids.add(source)
+        elif isinstance(source, (list, tuple)):
+            ids.update(int(i) for i in source)
+    return ids
+
+
+class CoupledSampler:
+    """Picks each row's next token; all rows share one draw of noise per step."""
+
+    def __init__(self, request: GenerationRequest, rows: int, vocab: int, device: torch.device,
+                 prompt_ids: torch.Tensor):
+        self.t = request.temperature
+        self.top_p = request.top_p
+        self.penalty = request.repetition_penalty
+        self.vocab = vocab
+        self.generator = None
+        if self.t > 0:
+            self.generator = torch.Generator(device=device)
+            self.generator.manual_seed(request.seed if request.seed is not None
+                                       else int(time.time_ns() % (2 ** 31)))
+        self.seen = None
+        if self.penalty != 1.0:
+            self.seen = torch.zeros(rows, vocab, dtype=torch.bool, device=device)
+            self.seen[:, prompt_ids[prompt_ids < vocab]] = True
+
+    def __call__(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = logits[:, : self.vocab].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        scores = logits
+        if self.seen is not None:  # as transformers does it: shrink the scores of seen tokens
+            penalised = torch.where(scores > 0, scores / self.penalty, scores * self.penalty)
+            scores = torch.where(self.seen, penalised, scores)
+        if self.t == 0:
+            tokens = scores.argmax(dim=-1)
+        else:
+            scores = scores / self.t
+            if self.top_p < 1.0:
+                scores = _top_p_filter(scores, self.top_p)
+            u = torch.rand(self.vocab, generator=self.generator, device=scores.device)
+            gumbel = -torch.log(-torch.log(u.clamp(1e-20, 1.0 - 1e-7)))
+            tokens = (scores + gumbel).argmax(dim=-1)
+        if self.seen is not None:
+            self.seen.scatter_(1, tokens.unsqueeze(1), True)
+        return tokens, logprobs.gather(1, tokens.unsqueeze(1)).squeeze(1)
+
+
+def _top_p_filter(scores: torch.Tensor, top_p: float) -> torch.Tensor:
+    sorted_scores, order = scores.sort(dim=-1, descending=True)
+    cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+    drop = cumulative - sorted_scores.softmax(dim=-1) >= top_p   # keep the token that crosses p
+    sorted_scores = sorted_scores.masked_fill(drop, float("-inf"))
+    return torch.full_like(scores, float("-inf")).scatter(-1, order, sorted_scores)
+
+
+def stream(session: Session, request: GenerationRequest,
+           cancelled: CancelCheck | threading.Event | None = None) -> Iterator[Event]:
+    """Decode baseline + variants together, one event per step. `cancelled` is checked between
+    steps; when it is set, the stream ends with DoneEvent(reason="cancelled")."""
+    request.validate()
+    is_cancelled: CancelCheck = (cancelled.is_set if isinstance(cancelled, threading.Event)
+                                 else cancelled or (lambda: False))
+    model, tok = session.model, session.tokenizer
+    device = session.lm.device
+    t0 = time.perf_counter()
+    ids, used_template = encode_prompt(tok, request.prompt, request.chat)
+    if not ids:
+        raise InputError("the prompt is empty and this tokenizer adds no start token; type a prompt")
+    rows = 1 + len(request.variants)
+    hook = SteeringHook(session.sae, request.variants, positions=request.positions,
+                        max_acts=session.max_acts, watch=request.watch,
+                        top_k=request.top_k_features)
+    handle = session.hook.register(hook) if (hook.steers or hook.reads) else None
+    n_watch, k = len(request.watch), hook.top_k
+    try:
+        prompt = torch.tensor([ids], dtype=torch.long, device=device).expand(rows, -1)
+        with torch.inference_mode():
+            out = model(input_ids=prompt, use_cache=True)
+        past, logits = out.past_key_values, out.logits[:, -1, :]
+        hook.in_prefill = False
+        texts = [tok.decode([i], skip_special_tokens=False) for i in ids]
+        watch_rows = hook.last_watch.tolist() if n_watch else [[[] for _ in ids]] * rows
+        top_rows = ([[list(zip(i, v)) for i, v in zip(ti, tv)]
+                     for ti, tv in zip(hook.last_top[1].tolist(), hook.last_top[0].tolist())]
+                    if k else [[[] for _ in ids]] * rows)
+        yield PromptEvent(ids, texts, watch_rows, top_rows,
+                          ["baseline"] + [v.describe() for v in request.variants], used_template)
+        sampler = CoupledSampler(request, rows, logits.shape[-1], device, prompt[0])
+        eos = _eos_ids(session) if request.stop_at_eos else set()
+        finished = [False] * rows
+        decoders = [IncrementalText(tok) for _ in range(rows)]
+        reason, step, first = "length", 0, None
+        for step in range(request.max_new_tokens):
+            if is_cancelled():
+                reason = "cancelled"
+                break
+            tokens, logprobs = sampler(logits)
+            token_list = tokens.tolist()
+            need_forward = step + 1 < request.max_new_tokens or hook.reads
+            newly_done = [not finished[r] and token_list[r] in eos for r in range(rows)]
+            feed = tokens.clone()
+            if need_forward:
+                with torch.inference_mode():
+                    out = model(input_ids=feed.unsqueeze(1), past_key_values=past, use_cache=True)
+                past, logits = out.past_key_values, out.logits[:, -1, :]
+            # One transfer per step for everything the event reports.
+            lp = logprobs.tolist()
+            acts = hook.last_watch[:, -1, :].tolist() if n_watch else [[] for _ in range(rows)]
+            tops = ([list(zip(i, v)) for i, v in zip(hook.last_top[1][:, -1].tolist(),
+                                                     hook.last_top[0][:, -1].tolist())]
+                    if k else [[] for _ in range(rows)])
+            row_tokens = []
+            for r in range(rows):
+                if finished[r]:
+                    row_tokens.append(RowToken(None, "", None, [], [], True))
+                    continue
+                tid = token_list[r]
+                piece = "" if newly_done[r] else decoders[r].push(tid)
+                row_tokens.append(RowToken(tid, piece, lp[r], acts[r], tops[r], newly_done[r]))
+                finished[r] = newly_done[r]
+            if first is None:
+                first = time.perf_counter() - t0
+            yield StepEvent(step, row_tokens)
+            if all(finished):
+                reason = "eos"
+                step += 1
+                break
+        else:
+            step = request.max_new_tokens
+        yield DoneEvent(reason, [d.text for d in decoders], step,
+                        time.perf_counter() - t0, first)
+    finally:
+        if handle is not None:
+            handle.remove()
+
+
+@dataclass
+class RowResult:
+    name: str
+    text: str
+    tokens: list[RowToken]
+    prompt_activations: list[list[float]]
+    prompt_top_features: list[list[tuple[int, float]]]
+
+
+@dataclass
+class GenerationResult:
+    prompt: PromptEvent
+    rows: list[RowResult]
+    done: DoneEvent
+
+
+def generate(session: Session, request: GenerationRequest,
+             cancelled: CancelCheck | threading.Event | None = None,
+             on_event: Callable[[Event], None] | None = None) -> GenerationResult:
+    """Run `stream` to the end and collect what it said, row by row."""
+    prompt = done = None
+    tokens: list[list[RowToken]] = []
+    for event in stream(session, request, cancelled):
+        if on_event:
+            on_event(event)
+        if isinstance(event, PromptEvent):
+            prompt = event
+            tokens = [[] for _ in event.row_names]
+        elif isinstance(event, StepEvent):
+            for r, tok in enumerate(event.rows):
+                if tok.token_id is not None:
+                    tokens[r].append(tok)
+        else:
+            done = event
+    assert prompt is not None and done is not None
+    rows = [RowResult(name, done.texts[r], tokens[r], prompt.activations[r], prompt.top_features[r])
+            for r, name in enumerate(prompt.row_names)]
+    return GenerationResult(prompt, rows, done)

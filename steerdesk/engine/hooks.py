@@ -1,0 +1,150 @@
+"""Where an SAE reads and writes: hook names resolved to modules of a Hugging Face model.
+
+TransformerLens names (`blocks.L.hook_resid_post`, ...) and sparsify names (`layers.L`,
+`embed_tokens`) both map to a module plus a side: "output" (a forward hook) or "input"
+(a forward pre-hook). `resid_pre` of block L is the input of block L; `resid_post` its output.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from steerdesk.engine.errors import InputError
+
+# Where each family keeps its decoder blocks, most specific first.
+BLOCK_PATHS = ("model.language_model.layers", "model.layers", "transformer.h", "gpt_neox.layers",
+               "model.decoder.layers", "transformer.layers", "transformer.blocks", "layers")
+ATTN_NAMES = ("self_attn", "attn", "attention", "self_attention")
+MLP_NAMES = ("mlp", "feed_forward", "ffn")
+
+_TL = re.compile(r"^blocks\.(\d+)\.(hook_resid_pre|hook_resid_post|hook_resid_mid|hook_mlp_out|"
+                 r"hook_attn_out|attn\.hook_\w+|mlp\.hook_\w+|\w+)$")
+_SPARSIFY = re.compile(r"^(?:model\.)?layers\.(\d+)$")
+
+
+@dataclass
+class HookPoint:
+    name: str            # the name as the SAE or the user gave it
+    module: torch.nn.Module
+    side: str            # "output" or "input"
+    layer: int | None
+    description: str
+
+    def register(self, fn: Callable[[torch.Tensor], torch.Tensor | None]):
+        """Install `fn(hidden) -> new hidden or None` and return the handle to remove it."""
+        if self.side == "output":
+            def out_hook(module, args, output):
+                hidden = output[0] if isinstance(output, tuple) else output
+                new = fn(hidden)
+                if new is None:
+                    return None
+                return (new, *output[1:]) if isinstance(output, tuple) else new
+            return self.module.register_forward_hook(out_hook)
+
+        def pre_hook(module, args, kwargs):
+            if args:
+                new = fn(args[0])
+                return None if new is None else ((new, *args[1:]), kwargs)
+            new = fn(kwargs["hidden_states"])
+            return None if new is None else (args, {**kwargs, "hidden_states": new})
+        return self.module.register_forward_pre_hook(pre_hook, with_kwargs=True)
+
+
+def _get(root: Any, dotted: str) -> Any:
+    obj = root
+    for part in dotted.split("."):
+        obj = obj[int(part)] if part.isdigit() else getattr(obj, part)
+    return obj
+
+
+def find_blocks(model: torch.nn.Module) -> tuple[str, torch.nn.ModuleList]:
+    for path in BLOCK_PATHS:
+        try:
+            blocks = _get(model, path)
+        except (AttributeError, IndexError):
+            continue
+        if isinstance(blocks, torch.nn.ModuleList) and len(blocks) > 0:
+            return path, blocks
+    raise InputError(
+        f"{type(model).__name__}: steerdesk cannot find this model's decoder blocks "
+        f"(looked at {', '.join(BLOCK_PATHS)})")
+
+
+def _child(block: torch.nn.Module, names: tuple[str, ...], what: str, layer: int) -> torch.nn.Module:
+    for name in names:
+        if hasattr(block, name):
+            return getattr(block, name)
+    raise InputError(f"block {layer} of this model has no {what} module "
+                     f"(looked for {', '.join(names)})")
+
+
+def resolve_hook(model: torch.nn.Module, name: str) -> HookPoint:
+    if not name:
+        raise InputError("this SAE does not say where it reads the model: pass --hook NAME "
+                         "(for example blocks.6.hook_resid_post or layers.6)")
+    path, blocks = find_blocks(model)
+    n = len(blocks)
+
+    def block(layer: int) -> torch.nn.Module:
+        if not 0 <= layer < n:
+            raise InputError(f"hook {name!r}: layer {layer} does not exist; this model has "
+                             f"{n} layers (0..{n - 1})")
+        return blocks[layer]
+
+    m = _SPARSIFY.match(name)
+    if m:
+        layer = int(m.group(1))
+        return HookPoint(name, block(layer), "output", layer, f"output of {path}[{layer}]")
+    if name in ("embed_tokens", "embed", "hook_embed", "model.embed_tokens"):
+        return HookPoint(name, block(0), "input", 0, f"input of {path}[0] (the embeddings)")
+    m = _TL.match(name)
+    if m:
+        layer, point = int(m.group(1)), m.group(2)
+        b = block(layer)
+        if point == "hook_resid_post":
+            return HookPoint(name, b, "output", layer, f"output of {path}[{layer}]")
+        if point == "hook_resid_pre":
+            return HookPoint(name, b, "input", layer, f"input of {path}[{layer}]")
+        if point == "hook_mlp_out":
+            return HookPoint(name, _child(b, MLP_NAMES, "MLP", layer), "output", layer,
+                             f"output of {path}[{layer}]'s MLP")
+        if point == "hook_attn_out":
+            return HookPoint(name, _child(b, ATTN_NAMES, "attention", layer), "output", layer,
+                             f"output of {path}[{layer}]'s attention")
+        raise InputError(
+            f"hook {name!r}: steerdesk reads and steers hook_resid_pre, hook_resid_post, "
+            "hook_mlp_out and hook_attn_out; this point sits inside a block where a Hugging Face "
+            "model has no module boundary to hook")
+    # A plain module path, e.g. "model.layers.3": its output.
+    try:
+        module = _get(model, name)
+    except (AttributeError, IndexError, ValueError):
+        module = None
+    if isinstance(module, torch.nn.Module):
+        return HookPoint(name, module, "output", None, f"output of {name}")
+    raise InputError(f"hook {name!r}: not a TransformerLens hook name (blocks.L.hook_resid_post), "
+                     "a sparsify hookpoint (layers.L) or a module of this model")
+
+
+def hooked_width(model: torch.nn.Module, hook: HookPoint) -> int:
+    """The width of the activation at `hook`, measured with a one-token forward pass."""
+    seen: list[int] = []
+
+    def probe(hidden: torch.Tensor):
+        seen.append(int(hidden.shape[-1]))
+        return None
+
+    handle = hook.register(probe)
+    try:
+        dev = next(model.parameters()).device
+        with torch.no_grad():
+            model(input_ids=torch.zeros((1, 1), dtype=torch.long, device=dev), use_cache=False)
+    finally:
+        handle.remove()
+    if not seen:
+        raise InputError(f"hook {hook.name!r}: the model never ran through {hook.description}")
+    return seen[0]

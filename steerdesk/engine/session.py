@@ -1,0 +1,88 @@
+"""A loaded model + SAE + hook point: what the CLI, the GUI and the benchmarks work with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from steerdesk.engine.errors import InputError
+from steerdesk.engine.hooks import HookPoint, hooked_width, resolve_hook
+from steerdesk.engine.models import LoadedModel, Progress, load_model
+from steerdesk.engine.sae import SAE, load_sae
+
+
+@dataclass
+class Session:
+    lm: LoadedModel
+    sae: SAE
+    hook: HookPoint
+    sae_path: Path | None = None
+    max_acts: torch.Tensor | None = None   # per feature, from the catalog, on the CPU
+    catalog: Any = None                    # steerdesk.engine.catalog.Catalog, when one exists
+
+    @property
+    def model(self):
+        return self.lm.model
+
+    @property
+    def tokenizer(self):
+        return self.lm.tokenizer
+
+    def describe(self) -> dict[str, Any]:
+        c = self.sae.cfg
+        return {"model": self.lm.describe(),
+                "sae": {"path": str(self.sae_path) if self.sae_path else None,
+                        "format": c.source_format, "architecture": c.architecture,
+                        "d_in": c.d_in, "d_sae": c.d_sae, "k": c.k, "hook": self.hook.name,
+                        "hook_module": self.hook.description,
+                        "has_catalog": self.catalog is not None}}
+
+
+def attach_sae(lm: LoadedModel, sae: SAE, *, hook: str | None = None,
+               sae_path: Path | None = None) -> Session:
+    """Check that `sae` fits `lm` at its hook point, move it to the model's device and dtype."""
+    name = hook or sae.cfg.hook_name
+    if not name:
+        raise InputError(f"{sae_path or 'SAE'}: the SAE does not say which activation it reads; "
+                         "pass --hook NAME (for example blocks.6.hook_resid_post or layers.6)")
+    point = resolve_hook(lm.model, name)
+    width = hooked_width(lm.model, point)
+    if width != sae.d_in:
+        raise InputError(f"{sae_path or 'SAE'}: its input width d_in={sae.d_in} does not match "
+                         f"the activation at {name} ({point.description}), which is {width} wide; "
+                         "is this SAE for another model?")
+    sae.cfg.hook_name = name
+    sae.to(device=lm.device, dtype=lm.dtype)
+    return Session(lm=lm, sae=sae, hook=point, sae_path=sae_path)
+
+
+def open_session(model: str | Path, sae: str | Path, *, hook: str | None = None,
+                 device: str | None = "auto", dtype: str | None = "auto",
+                 allow_pickle: bool = False, trust_remote_code: bool = False,
+                 progress: Progress | None = None) -> Session:
+    """Load a model and an SAE and join them. The SAE is read first: it is the cheaper of the
+    two to find wrong."""
+    report: Callable[[float, str], None] = progress or (lambda f, m: None)
+    report(0.0, f"Reading the SAE {sae}")
+    loaded_sae = load_sae(sae, allow_pickle=allow_pickle, hook=hook)
+    lm = load_model(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+                    progress=lambda f, m: report(0.05 + 0.85 * f, m))
+    report(0.92, "Checking the SAE against the model")
+    session = attach_sae(lm, loaded_sae, hook=hook, sae_path=Path(sae))
+    report(0.96, "Reading the feature catalog")
+    _attach_catalog(session)
+    report(1.0, "Ready")
+    return session
+
+
+def _attach_catalog(session: Session) -> None:
+    """The catalog beside the SAE gives labels and max activations (for 'x max' strengths)."""
+    from steerdesk.engine import catalog as catalog_mod
+
+    found = catalog_mod.open_catalog_for(session.sae_path, session.sae.d_sae)
+    if found is not None:
+        session.catalog = found
+        session.max_acts = found.max_activations()

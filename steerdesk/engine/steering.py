@@ -1,0 +1,212 @@
+"""Steering: what to change (per feature: a mode and a strength), and the hook that changes it.
+
+Modes, for feature i with decoder row d_i (in the model's space):
+- add:    h <- h + s * d_i at every steered position;
+- clamp:  h <- h + (s - a_i(h)) * d_i, where a_i is the SAE's activation of i. This equals
+          decode(a with a_i = s) + (h - decode(a)): the SAE's error term is kept, so only
+          feature i changes;
+- ablate: clamp to 0.
+
+Rows of a batch are variants of one prompt: row 0 is the baseline (never steered); row r >= 1
+carries variant r - 1. One hook call steers all rows at once with batched tensor operations.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import torch
+
+from steerdesk.engine.errors import InputError
+from steerdesk.engine.sae.base import SAE
+
+MODES = ("add", "clamp", "ablate")
+UNITS = ("raw", "max")
+POSITIONS = ("all", "generated")
+
+
+@dataclass(frozen=True)
+class FeatureSteer:
+    index: int
+    strength: float = 0.0
+    mode: str = "add"
+    label: str = ""
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise InputError(f"steering mode {self.mode!r}: choose one of {', '.join(MODES)}")
+
+
+@dataclass
+class SteeringSpec:
+    """One steered variant: several features at once, strengths in `unit`."""
+
+    features: list[FeatureSteer] = field(default_factory=list)
+    unit: str = "raw"
+    name: str = ""
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise InputError(f"strength unit {self.unit!r}: choose raw or max")
+
+    def describe(self) -> str:
+        if self.name:
+            return self.name
+        unit = "x max" if self.unit == "max" else ""
+        parts = [("ablate " if f.mode == "ablate" else f"{f.mode} ") + f"{f.index}"
+                 + ("" if f.mode == "ablate" else f"={f.strength:g}{unit}") for f in self.features]
+        return ", ".join(parts) or "no steering"
+
+
+_SPEC_ITEM = re.compile(r"^\s*(\d+)\s*(?:=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?\s*$")
+
+
+def parse_spec(text: str, mode: str = "add", unit: str = "raw") -> SteeringSpec:
+    """`IDX=STRENGTH[,IDX=STRENGTH...]`, as the CLI's --steer takes it. Ablate needs no strength."""
+    features = []
+    for item in text.split(","):
+        m = _SPEC_ITEM.match(item)
+        if not m or (m.group(2) is None and mode != "ablate"):
+            raise InputError(f"--steer {text!r}: {item.strip()!r} is not IDX=STRENGTH "
+                             "(for example 123=4.5,77=-2)")
+        strength = 0.0 if mode == "ablate" else float(m.group(2))
+        features.append(FeatureSteer(int(m.group(1)), strength, mode))
+    return SteeringSpec(features, unit=unit)
+
+
+def raw_strength(f: FeatureSteer, unit: str, max_acts: torch.Tensor | None) -> float:
+    if f.mode == "ablate":
+        return 0.0
+    if unit == "raw":
+        return float(f.strength)
+    if max_acts is None:
+        raise InputError("strengths in multiples of max activation (--unit max) need each "
+                         "feature's max activation, and this SAE has no feature catalog; build one "
+                         "(steerdesk catalog build) or use --unit raw")
+    peak = float(max_acts[f.index])
+    if not peak > 0:
+        raise InputError(f"feature {f.index} never activated when its catalog was built, so "
+                         "'x max activation' means nothing for it; use --unit raw")
+    return float(f.strength) * peak
+
+
+class SteeringHook:
+    """Tensors for one generation's rows, and the hook function that applies them and reads the
+    watched features after the change. Built once per generation; all on the SAE's device."""
+
+    def __init__(self, sae: SAE, variants: Sequence[SteeringSpec], *, positions: str = "all",
+                 max_acts: torch.Tensor | None = None, watch: Iterable[int] = (),
+                 top_k: int = 0):
+        if positions not in POSITIONS:
+            raise InputError(f"steering positions {positions!r}: choose all or generated")
+        self.sae = sae
+        self.positions = positions
+        self.rows = 1 + len(variants)
+        self.top_k = min(int(top_k), sae.d_sae)
+        dev, dt = sae.device, sae.dtype
+        adds: dict[tuple[int, int], float] = {}
+        clamps: dict[tuple[int, int], float] = {}
+        for r, spec in enumerate(variants, start=1):
+            for f in spec.features:
+                sae.check_index(f.index)
+                s = raw_strength(f, spec.unit, max_acts)
+                if f.mode == "add":
+                    adds[(r, f.index)] = adds.get((r, f.index), 0.0) + s
+                else:
+                    clamps[(r, f.index)] = s  # the last clamp of a feature in a variant wins
+        # Add: one [rows, d] matrix of summed decoder rows; exact zeros are dropped so that a
+        # strength of 0 leaves the computation untouched.
+        adds = {k: v for k, v in adds.items() if v != 0.0}
+        self.add_features = sorted({i for (_, i) in adds})
+        if self.add_features:
+            col = {i: c for c, i in enumerate(self.add_features)}
+            coef = torch.zeros(self.rows, len(self.add_features), dtype=dt, device=dev)
+            for (r, i), s in adds.items():
+                coef[r, col[i]] = s
+            rows = sae.decoder_rows(torch.tensor(self.add_features, device=dev))
+            # One vector per row, summed once here rather than at every step. Normalised SAEs
+            # add their decoder rows mapped back to the model's scale.
+            self.add_vec = (coef @ rows * sae.model_space_scale()).unsqueeze(1)  # [rows, 1, d]
+        # Clamp: targets and a mask over the union of clamped features.
+        self.clamp_features = sorted({i for (_, i) in clamps})
+        if self.clamp_features:
+            col = {i: c for c, i in enumerate(self.clamp_features)}
+            target = torch.zeros(self.rows, len(self.clamp_features), dtype=dt, device=dev)
+            mask = torch.zeros_like(target)
+            for (r, i), s in clamps.items():
+                target[r, col[i]] = s
+                mask[r, col[i]] = 1.0
+            self.clamp_target, self.clamp_mask = target, mask
+            self.clamp_index = torch.tensor(self.clamp_features, device=dev)
+        self.watch = [sae.check_index(int(i)) for i in watch]
+        self.watch_index = torch.tensor(self.watch, dtype=torch.long, device=dev)
+        # Where each watched feature sits among the clamped ones (-1: not clamped).
+        cpos = {i: c for c, i in enumerate(self.clamp_features)}
+        self.watch_clamp_col = [cpos.get(i, -1) for i in self.watch]
+        self.in_prefill = True
+        self.last_watch: torch.Tensor | None = None     # [rows, T, n_watch]
+        self.last_top: tuple[torch.Tensor, torch.Tensor] | None = None  # values, indices [rows, T, k]
+
+    @property
+    def steers(self) -> bool:
+        return bool(self.add_features or self.clamp_features)
+
+    @property
+    def reads(self) -> bool:
+        return bool(self.watch) or self.top_k > 0
+
+    def _steer_now(self) -> bool:
+        return self.positions == "all" or not self.in_prefill
+
+    def __call__(self, hidden: torch.Tensor) -> torch.Tensor | None:
+        if hidden.shape[0] != self.rows:
+            raise RuntimeError(f"steering hook expected {self.rows} rows, got {hidden.shape[0]}")
+        sae = self.sae
+        steer = self.steers and self._steer_now()
+        h = hidden.to(sae.dtype)
+        if steer:
+            if self.add_features:
+                h = h + self.add_vec
+            if self.clamp_features:
+                acts, state = sae.encode_with_state(h) if sae.cfg.architecture == "topk" else (None, None)
+                if acts is not None:
+                    current = acts.index_select(-1, self.clamp_index)
+                else:
+                    current = sae.encode_subset(h, self.clamp_index)
+                    state = sae.normalise(h)[1] if sae.cfg.normalize_activations != "none" else None
+                delta = (self.clamp_target.unsqueeze(1) - current) * self.clamp_mask.unsqueeze(1)
+                rows = sae.decoder_rows(self.clamp_index, state)   # [n, d] or [B, T, n, d]
+                if rows.dim() == 2:
+                    h = h + delta @ rows
+                else:
+                    h = h + (delta.unsqueeze(-1) * rows).sum(-2)
+        if self.reads:
+            self._read(h, steer)
+        return h.to(hidden.dtype) if steer else None
+
+    def _read(self, h: torch.Tensor, steered: bool) -> None:
+        """Watched and top-k activations at the hook, after the change. A clamped feature reads
+        its clamped value: the model carries on with decode(a with a_i = s) + error."""
+        sae = self.sae
+        pinned = steered and bool(self.clamp_features)
+        if self.top_k > 0:
+            acts = sae.encode(h)
+            if pinned:
+                cur = acts.index_select(-1, self.clamp_index)
+                m = self.clamp_mask.unsqueeze(1).expand_as(cur)
+                new = torch.where(m > 0, self.clamp_target.unsqueeze(1).expand_as(cur), cur)
+                acts = acts.index_copy(-1, self.clamp_index, new)
+            top = torch.topk(acts, self.top_k, dim=-1)
+            self.last_top = (top.values, top.indices)
+            watched = acts.index_select(-1, self.watch_index) if self.watch else None
+        else:
+            watched = sae.encode_subset(h, self.watch_index) if self.watch else None
+            if watched is not None and pinned:
+                for w, c in enumerate(self.watch_clamp_col):
+                    if c >= 0:
+                        m = self.clamp_mask[:, c].view(-1, 1)
+                        watched[..., w] = torch.where(
+                            m > 0, self.clamp_target[:, c].view(-1, 1), watched[..., w])
+        self.last_watch = watched
