@@ -1,0 +1,140 @@
+"""Steering presets: a shareable JSON file holding one steered variant.
+
+    {"name": "speak German", "description": "...", "unit": "max" | "raw",
+     "features": [{"index": 12, "label": "German text", "mode": "add", "strength": 1.5}]}
+
+Optional keys: "enabled" per feature (default true; disabled features are kept in the file but
+not applied), "steerdesk_preset": format version. The app and the CLI read and write this format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from steerdesk.engine.errors import InputError
+from steerdesk.engine.steering import MODES, UNITS, FeatureSteer, SteeringSpec
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class PresetFeature:
+    index: int
+    strength: float
+    mode: str = "add"
+    label: str = ""
+    enabled: bool = True
+
+
+@dataclass
+class Preset:
+    name: str
+    description: str = ""
+    unit: str = "max"
+    features: list[PresetFeature] = field(default_factory=list)
+
+    def to_spec(self) -> SteeringSpec:
+        return SteeringSpec([FeatureSteer(f.index, f.strength, f.mode, f.label)
+                             for f in self.features if f.enabled], unit=self.unit, name=self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        feats = []
+        for f in self.features:
+            item = {"index": f.index, "label": f.label, "mode": f.mode, "strength": f.strength}
+            if not f.enabled:
+                item["enabled"] = False
+            feats.append(item)
+        return {"steerdesk_preset": FORMAT_VERSION, "name": self.name,
+                "description": self.description, "unit": self.unit, "features": feats}
+
+
+def parse_preset(data: Any, where: str) -> Preset:
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: a preset is a JSON object with name, unit and features")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"{where}: field 'name' is missing or empty")
+    unit = data.get("unit", "max")
+    if unit not in UNITS:
+        raise InputError(f"{where}: field 'unit' is {unit!r}; use 'max' or 'raw'")
+    raw = data.get("features")
+    if not isinstance(raw, list):
+        raise InputError(f"{where}: field 'features' must be a list")
+    features = []
+    for n, item in enumerate(raw):
+        at = f"{where}: features[{n}]"
+        if not isinstance(item, dict):
+            raise InputError(f"{at} must be an object with index, mode and strength")
+        index = item.get("index")
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise InputError(f"{at}.index must be a whole number >= 0, not {index!r}")
+        mode = item.get("mode", "add")
+        if mode not in MODES:
+            raise InputError(f"{at}.mode is {mode!r}; use one of {', '.join(MODES)}")
+        strength = item.get("strength", 0.0)
+        if not isinstance(strength, (int, float)) or isinstance(strength, bool) \
+                or strength != strength or abs(strength) == float("inf"):
+            raise InputError(f"{at}.strength must be a finite number, not {strength!r}")
+        features.append(PresetFeature(index, float(strength), mode, str(item.get("label", "")),
+                                      bool(item.get("enabled", True))))
+    return Preset(name.strip(), str(data.get("description", "")), unit, features)
+
+
+def load_preset(path: str | Path) -> Preset:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: preset file not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    return parse_preset(data, str(path))
+
+
+def save_preset(preset: Preset, path: str | Path) -> Path:
+    """Write atomically: a crash mid-write leaves the old file, never half a file."""
+    path = Path(path)
+    write_atomic(path, json.dumps(preset.to_json(), indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def list_presets(folder: Path | None) -> list[tuple[Preset, Path]]:
+    """Readable presets in `folder`, by name; unreadable files are skipped (the GUI lists them
+    elsewhere with their error)."""
+    if folder is None or not Path(folder).is_dir():
+        return []
+    found = []
+    for file in sorted(Path(folder).glob("*.json")):
+        try:
+            found.append((load_preset(file), file))
+        except InputError:
+            continue
+    return sorted(found, key=lambda pair: pair[0].name.lower())
+
+
+def find_preset(name: str, folder: Path | None) -> Preset:
+    presets = list_presets(folder)
+    for preset, _ in presets:
+        if preset.name.lower() == name.lower():
+            return preset
+    names = ", ".join(repr(p.name) for p, _ in presets) or "none"
+    raise InputError(f"preset {name!r}: not a file, and not a preset of this pack (it has {names})")
