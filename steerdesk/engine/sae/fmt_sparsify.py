@@ -30,7 +30,7 @@ def hookpoints(root: Path) -> list[Path]:
     found = [p for p in root.iterdir() if is_hookpoint_folder(p)]
 
     def natural(p: Path):
-        return [int(t) if t.isdigit() else t for t in p.name.replace(".", " . ").split()]
+        return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in p.name.split(".")]
 
     return sorted(found, key=natural)
 
