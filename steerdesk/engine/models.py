@@ -82,6 +82,9 @@ def load_model(name_or_path: str | Path, *, device: str | None = "auto", dtype: 
                trust_remote_code: bool = False, progress: Progress | None = None) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # steerdesk reports progress itself
     progress = progress or _no_progress
     progress(0.0, f"Finding {name_or_path}")
     path = resolve_model_path(name_or_path)
