@@ -58,6 +58,9 @@ def load_saelens(folder: Path) -> SAE:
         # still in the config is applied as a constant input scale.
         factor = cfg.get("norm_scaling_factor") or get("norm_scaling_factor")
         norm, scale = ("scale", float(factor)) if factor else ("none", 1.0)
+    if "threshold" not in tensors and "log_threshold" in tensors:
+        # JumpReLU training checkpoints store log(threshold); inference files store threshold.
+        tensors["threshold"] = torch.exp(tensors.pop("log_threshold").float())
     if "scaling_factor" in tensors:  # fine-tuning factor of old SAELens: it scales the decoder
         sf = tensors.pop("scaling_factor").float()
         tensors["W_dec"] = tensors["W_dec"].float() * sf.reshape(-1, 1)
