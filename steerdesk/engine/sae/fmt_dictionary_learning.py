@@ -64,7 +64,7 @@ def hook_for(trainer: dict) -> tuple[str | None, str]:
     if sub and "resid" not in sub:
         return None, f"submodule {sub!r} is not a residual-stream layer: pass the hook name"
     return (f"blocks.{layer}.hook_resid_post",
-            f"assumed the output of layer {layer} (residual stream; submodule {sub or 'unnamed'!r})")
+            f"assumed the residual stream after layer {layer} (submodule {sub or 'unnamed'!r})")
 
 
 class _Tensors:

@@ -42,7 +42,8 @@ def hook_from_path(path: Path) -> tuple[str | None, str]:
         return f"blocks.{layer}.hook_mlp_out", "MLP-output SAE (from the release folder name)"
     if re.search(r"-att\b", release):
         return f"blocks.{layer}.attn.hook_z", "attention-output SAE (from the release folder name)"
-    return f"blocks.{layer}.hook_resid_post", f"residual stream after layer {layer} (from layer_{layer})"
+    return (f"blocks.{layer}.hook_resid_post",
+            f"residual stream after layer {layer} (from layer_{layer})")
 
 
 def detect(path: Path) -> bool:

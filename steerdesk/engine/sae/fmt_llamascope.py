@@ -75,7 +75,8 @@ def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> 
     for key in ("encoder.weight", "encoder.bias", "decoder.weight"):
         if key not in t:
             raise InputError(f"{where_w}: tensor {key!r} is missing (found {', '.join(t)})")
-    hook_in, hook_out = cfg.get("hook_point_in"), cfg.get("hook_point_out", cfg.get("hook_point_in"))
+    hook_in = cfg.get("hook_point_in")
+    hook_out = cfg.get("hook_point_out", hook_in)
     if hook_in != hook_out:
         raise InputError(f"{cfg_file}: reads {hook_in} but writes {hook_out} (a transcoder); "
                          "steerdesk steers with autoencoders only")

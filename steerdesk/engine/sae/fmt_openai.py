@@ -3,7 +3,8 @@ writes it (sparse_autoencoder/model.py):
 
     pre_bias [d], encoder.weight [n, d], latent_bias [n], decoder.weight [d, n]
     (or decoder.linear.weight [n, d] when tied), activation: "ReLU" | "TopK",
-    activation_state_dict: {"k": int, "postact_fn": "ReLU"}  (or flattened "activation_state_dict.k")
+    activation_state_dict: {"k": int, "postact_fn": "ReLU"}
+    (or flattened: "activation_state_dict.k")
 
 `latents = activation(encoder(x - pre_bias) + latent_bias)`, `recons = decoder(latents) + pre_bias`.
 TopK autoencoders (v5) also layer-norm the input first (`from_state_dict` turns `normalize` on
@@ -96,7 +97,8 @@ def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> 
     n, d = enc.shape
     tied = "decoder.weight" not in sd and "decoder.linear.weight" in sd
     W_dec = get("decoder.linear.weight") if tied else get("decoder.weight").T
-    tensors = {"W_enc": enc.T, "b_enc": get("latent_bias"), "W_dec": W_dec, "b_dec": get("pre_bias")}
+    tensors = {"W_enc": enc.T, "b_enc": get("latent_bias"), "W_dec": W_dec,
+               "b_dec": get("pre_bias")}
     cfg = SAEConfig(architecture=arch, d_in=int(d), d_sae=int(n), k=k,
                     apply_b_dec_to_input=True,
                     normalize_activations="layer_norm" if arch == "topk" else "none",
