@@ -1,0 +1,130 @@
+"""`steerdesk` with no subcommand: the desktop app.
+
+With no --model/--sae it opens the last session's pair if it still exists, else the pocket
+pack, else the window with the open dialog."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def add_gui_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("desktop app (steerdesk with no subcommand)")
+    g.add_argument("--model", help="model folder, or a hub id already in the local HF cache")
+    g.add_argument("--sae", help="SAE folder or file made for that model")
+    g.add_argument("--hook", help="where the SAE reads (default: what the SAE says)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    g.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
+    g.add_argument("--allow-pickle", action="store_true",
+                   help="allow reading pickle (.pt) SAE files, which can run code")
+    g.add_argument("--trust-remote-code", action="store_true",
+                   help="allow running Python code shipped in the model's repository")
+    g.add_argument("--screenshot", metavar="OUT.png",
+                   help="open offscreen, generate once, save a screenshot of the window, exit")
+    g.add_argument("--prompt", help="the prompt to start with")
+    g.add_argument("--preset", help="a preset file, or the name of a preset of the pack")
+    g.add_argument("--presentation", action="store_true",
+                   help="start in presentation mode (full screen, large text)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="steerdesk", description="Steer a language model by its "
+                                "SAE features, in a window.")
+    add_gui_args(p)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(list(argv if argv is not None else sys.argv[1:]))
+    if bool(args.model) != bool(args.sae):
+        print("steerdesk: give both --model and --sae, or neither", file=sys.stderr)
+        return 2
+    if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("steerdesk")
+
+    from steerdesk.engine import pack
+    from steerdesk.engine.errors import InputError
+    from steerdesk.engine.presets import find_preset, load_preset
+    from steerdesk.ui.controller import OpenRequest
+    from steerdesk.ui.main_window import MainWindow
+
+    window = MainWindow(interactive=not args.screenshot)
+    if args.prompt is not None:
+        window.compare.prompt.setPlainText(args.prompt)
+
+    request = None
+    if args.model:
+        request = OpenRequest(args.model, args.sae, args.hook, args.device, args.dtype,
+                              args.allow_pickle, args.trust_remote_code)
+    else:
+        last = window.last_pair()
+        if last is not None and Path(last.sae).exists() and (
+                Path(last.model).exists() or "/" in last.model):
+            request = last
+        elif pack.pocket_available():
+            request = OpenRequest(str(pack.pocket_model()), str(pack.pocket_sae()))
+
+    def apply_preset() -> bool:
+        if not args.preset:
+            return True
+        try:
+            if Path(args.preset).is_file():
+                preset = load_preset(args.preset)
+            else:
+                sae_path = window.c.session.sae_path if window.c.session else None
+                preset = find_preset(args.preset, pack.presets_beside(sae_path))
+            window.check_preset(preset)
+        except InputError as exc:
+            window.show_error("Preset", exc)
+            return False
+        window.c.editor.load(preset)
+        return True
+
+    if args.screenshot:
+        if request is None:
+            print("steerdesk: --screenshot needs a model: pass --model and --sae (no pocket "
+                  "pack is installed)", file=sys.stderr)
+            window.c.shutdown()
+            return 2
+        from steerdesk.ui.screenshot import take_screenshot
+
+        window.resize(1480, 900)
+        window.show()
+        window.open_pair(request)
+        code = take_screenshot(window, args.screenshot, apply_preset)
+        window.close()
+        window.deleteLater()
+        return code
+
+    window.show()
+    if args.presentation:
+        window.set_presentation(True)
+    if request is not None:
+        if args.preset:
+            _once(window.session_ready, lambda _s: apply_preset())
+        window.open_pair(request)
+    else:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, window.show_open_dialog)
+    return app.exec()
+
+
+def _once(signal, slot) -> None:
+    """Connect `slot` for the next emission only."""
+    def run(*a):
+        signal.disconnect(run)
+        slot(*a)
+    signal.connect(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""The compare view: prompt, sampling controls, Generate/Stop, and the output columns
+(baseline + steered, or one per strength in a sweep) filling token by token together."""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout,
+                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox,
+                               QSplitter, QToolButton, QVBoxLayout, QWidget)
+
+from steerdesk.engine.errors import InputError
+from steerdesk.ui.controller import Sampling, Sweep
+from steerdesk.ui.run_record import RunRecord
+from steerdesk.ui.token_view import TokenView
+
+DEFAULT_PROMPT = "The weather today is"
+
+
+class OutputColumn(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.title = QLabel()
+        f = self.title.font()
+        f.setBold(True)
+        self.title.setFont(f)
+        self.settings = QLabel()
+        self.settings.setWordWrap(True)
+        self.settings.setObjectName("hint")
+        self.view = TokenView()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.settings)
+        layout.addWidget(self.view, 1)
+
+    def text(self) -> str:
+        return self.view.row.text if self.view.row else ""
+
+
+class CompareView(QWidget):
+    generate_clicked = Signal()
+    stop_clicked = Signal()
+    lights_up_requested = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.prompt = QPlainTextEdit(DEFAULT_PROMPT)
+        self.prompt.setPlaceholderText("Type a prompt, then press Generate (Ctrl+Enter)")
+        self.prompt.setMaximumHeight(90)
+        self._lights_menu(self.prompt)
+
+        self.mode = QComboBox()
+        self.mode.addItem("completion", False)
+        self.mode.addItem("chat", True)
+        self.mode.setToolTip("completion: the model continues your text. chat: your text is "
+                             "sent as a user message through the model's chat template (if it "
+                             "has one)")
+        self.max_tokens = QSpinBox()
+        self.max_tokens.setRange(1, 4096)
+        self.max_tokens.setValue(64)
+        self.max_tokens.setToolTip("How many tokens (word pieces) to generate at most")
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(0.0)
+        self.temperature.setToolTip("Randomness. 0 = always the most likely token (greedy, "
+                                    "repeatable); around 0.7-1 = varied text")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2 ** 31 - 1)
+        self.seed.setToolTip("Random seed: the same seed and settings give the same text. "
+                             "All columns share the same randomness, so differences come "
+                             "from steering alone")
+        self.seed_lock = QCheckBox("lock")
+        self.seed_lock.setChecked(True)
+        self.seed_lock.setToolTip("Locked: keep this seed for every run. Unlocked: a new "
+                                  "random seed each time you press Generate")
+        self.dice = QToolButton()
+        self.dice.setText("⚄ new")
+        self.dice.setToolTip("Pick a new random seed")
+        self.dice.clicked.connect(self.roll_seed)
+
+        self.sweep = QCheckBox("Sweep")
+        self.sweep.setToolTip("Run the prompt at several strengths of one feature, side by "
+                              "side (one batch)")
+        self.sweep_feature = QComboBox()
+        self.sweep_feature.setToolTip("The feature whose strength varies")
+        self.sweep_strengths = QLineEdit("0, 2, 4, 8")
+        self.sweep_strengths.setToolTip("Strengths to try, separated by commas (in the panel's "
+                                        "unit)")
+        self.sweep_strengths.setFixedWidth(self.fontMetrics().horizontalAdvance("0, 2, 4, 8, 16") + 16)
+        self.sweep_feature.setMinimumWidth(160)
+        self.sweep.toggled.connect(self._sweep_toggled)
+        self._sweep_toggled(False)
+
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generate")
+        self.generate_button.setToolTip("Generate baseline and steered text (Ctrl+Enter). "
+                                        "Pressing it again restarts.")
+        self.generate_button.clicked.connect(self.generate_clicked)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop generating (Esc)")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop_clicked)
+        self.status = QLabel("")
+        self.status.setObjectName("hint")
+
+        controls = QHBoxLayout()
+        for label, w in (("Mode", self.mode), ("Max tokens", self.max_tokens),
+                         ("Temperature", self.temperature), ("Seed", self.seed)):
+            lab = QLabel(label)
+            lab.setToolTip(w.toolTip())
+            controls.addWidget(lab)
+            controls.addWidget(w)
+        controls.addWidget(self.seed_lock)
+        controls.addWidget(self.dice)
+        controls.addStretch(1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.status, 1)
+        buttons.addWidget(self.sweep)
+        buttons.addWidget(self.sweep_feature)
+        buttons.addWidget(self.sweep_strengths)
+
+        self.columns_split = QSplitter(Qt.Horizontal)
+        self.columns: list[OutputColumn] = []
+        self.empty = QLabel("Press <b>Generate</b> to see the baseline and the steered text "
+                            "side by side.")
+        self.empty.setAlignment(Qt.AlignCenter)
+        self.empty.setObjectName("hint")
+        self.empty.setFrameShape(QFrame.StyledPanel)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.prompt)
+        layout.addLayout(controls)
+        layout.addLayout(buttons)
+        layout.addWidget(self.empty, 1)
+        layout.addWidget(self.columns_split, 1)
+        self.columns_split.hide()
+
+    # -- inputs ------------------------------------------------------------------------------
+    def roll_seed(self) -> None:
+        self.seed.setValue(random.randrange(0, 2 ** 31 - 1))
+
+    def sampling(self) -> Sampling:
+        if not self.seed_lock.isChecked():
+            self.roll_seed()
+        return Sampling(self.max_tokens.value(), self.temperature.value(), 1.0,
+                        self.seed.value(), bool(self.mode.currentData()))
+
+    def set_sampling(self, s: dict) -> None:
+        self.max_tokens.setValue(int(s.get("max_new_tokens", 64)))
+        self.temperature.setValue(float(s.get("temperature", 0.0)))
+        self.seed.setValue(int(s.get("seed", 0)))
+        self.mode.setCurrentIndex(1 if s.get("chat") else 0)
+
+    def set_sweep_features(self, items: list[tuple[int, str]]) -> None:
+        current = self.sweep_feature.currentData()
+        self.sweep_feature.clear()
+        for i, label in items:
+            self.sweep_feature.addItem(f"#{i} {label}"[:40], i)
+        n = self.sweep_feature.findData(current)
+        self.sweep_feature.setCurrentIndex(max(n, 0))
+
+    def sweep_request(self) -> Sweep | None:
+        if not self.sweep.isChecked():
+            return None
+        if self.sweep_feature.currentData() is None:
+            raise InputError("a sweep varies one feature of the steering panel; add a feature "
+                             "first")
+        try:
+            values = [float(v) for v in self.sweep_strengths.text().replace(";", ",").split(",")
+                      if v.strip()]
+        except ValueError:
+            raise InputError(f"sweep strengths {self.sweep_strengths.text()!r}: write numbers "
+                             "separated by commas, like 0, 2, 4, 8") from None
+        if not values or len(values) > 8:
+            raise InputError("a sweep needs between 1 and 8 strengths")
+        return Sweep(int(self.sweep_feature.currentData()), values)
+
+    def _sweep_toggled(self, on: bool) -> None:
+        self.sweep_feature.setEnabled(on)
+        self.sweep_strengths.setEnabled(on)
+
+    # -- outputs -----------------------------------------------------------------------------
+    def start(self, record: RunRecord, label_of) -> None:
+        while len(self.columns) < len(record.rows):
+            col = OutputColumn()
+            self._lights_menu(col.view)
+            self.columns.append(col)
+            self.columns_split.addWidget(col)
+        for n, col in enumerate(self.columns):
+            col.setVisible(n < len(record.rows))
+        for col, row in zip(self.columns, record.rows):
+            col.title.setText(row.name)
+            col.settings.setText(row.settings)
+            col.view.label_of = label_of
+            col.view.reset(row, record.prompt)
+        self.columns_split.setSizes([1000] * len(record.rows)
+                                    + [0] * (len(self.columns) - len(record.rows)))
+        self.empty.hide()
+        self.columns_split.show()
+        self.set_running(True)
+
+    def refresh(self, record: RunRecord, tint_col: int, peak: float) -> None:
+        for col in self.columns[: len(record.rows)]:
+            col.view.set_tint(tint_col, peak)
+            col.view.refresh()
+
+    def set_running(self, running: bool) -> None:
+        self.stop_button.setEnabled(running)
+
+    def visible_columns(self) -> list[OutputColumn]:
+        return [c for c in self.columns if c.isVisible()]
+
+    def _lights_menu(self, widget) -> None:
+        """'What lights up here?' on the selection, in the usual right-click menu."""
+        widget.setContextMenuPolicy(Qt.CustomContextMenu)
+
+        def show(pos):
+            menu = widget.createStandardContextMenu()
+            text = widget.textCursor().selectedText().replace("\u2029", "\n")
+            act = menu.addAction("What lights up here?")
+            act.setEnabled(bool(text.strip()))
+            act.triggered.connect(lambda: self.lights_up_requested.emit(text))
+            menu.exec(widget.mapToGlobal(pos))
+
+        widget.customContextMenuRequested.connect(show)

@@ -1,0 +1,140 @@
+"""Finding features: a search over labels (debounced, instant at 100k+), 'what lights up' on a
+piece of text, and the card of the selected feature."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QPlainTextEdit, QPushButton, QSplitter, QTableView, QVBoxLayout,
+                               QWidget)
+
+from steerdesk.ui.feature_card import FeatureCard
+from steerdesk.ui.feature_source import FeatureSource
+from steerdesk.ui.feature_table import FeatureTableModel
+
+SEARCH_DELAY_MS = 120
+
+
+class FeatureBrowser(QWidget):
+    add_requested = Signal(int)          # feature index
+    feature_selected = Signal(int)
+    lights_up_requested = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.source: FeatureSource | None = None
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search features: words in the label, or a number")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Type words (all must appear in the feature's label) or a "
+                               "feature number. Results update as you type.")
+        self.count = QLabel("")
+        self.count.setObjectName("hint")
+        self._timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._timer.timeout.connect(self.apply_search)
+        self.search.textChanged.connect(lambda _: self._timer.start())
+        self.search.returnPressed.connect(self.apply_search)
+
+        self.model = FeatureTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.table.setDragEnabled(True)
+        self.table.setDragDropMode(QAbstractItemView.DragOnly)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.table.setWordWrap(False)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(1, QHeaderView.Stretch)
+        for col in (0, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        self.table.doubleClicked.connect(lambda ix: self.add_requested.emit(
+            self.model.feature_at(ix.row())))
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+
+        self.card = FeatureCard()
+        self.card.add_requested.connect(self.add_requested)
+
+        self.text = QPlainTextEdit()
+        self.text.setPlaceholderText("Paste text here (or select text in the prompt or an "
+                                     "output) to see which features light up on it")
+        self.text.setMaximumHeight(70)
+        self.lights_button = QPushButton("What lights up?")
+        self.lights_button.setToolTip("List the features most active on this text, strongest "
+                                      "first (runs the model on it)")
+        self.lights_button.clicked.connect(
+            lambda: self.lights_up_requested.emit(self.text.toPlainText()))
+        self.back_button = QPushButton("All features")
+        self.back_button.setToolTip("Leave the 'what lights up' results and list every feature")
+        self.back_button.clicked.connect(self.apply_search)
+        self.back_button.hide()
+
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.count)
+        lights_row = QHBoxLayout()
+        lights_row.addWidget(self.lights_button)
+        lights_row.addWidget(self.back_button)
+        lights_row.addStretch(1)
+
+        upper = QWidget()
+        ul = QVBoxLayout(upper)
+        ul.setContentsMargins(0, 0, 0, 0)
+        ul.addLayout(search_row)
+        ul.addWidget(self.table, 1)
+        ul.addWidget(self.text)
+        ul.addLayout(lights_row)
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(upper)
+        split.addWidget(self.card)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split)
+        self.set_source(None)
+
+    def set_source(self, source: FeatureSource | None) -> None:
+        self.source = source
+        self.model.set_source(source)
+        self.card.set_source(source)
+        self.setEnabled(source is not None)
+        self.apply_search()
+
+    def apply_search(self) -> None:
+        self._timer.stop()
+        self.back_button.hide()
+        if self.source is None:
+            self.count.setText("no model open")
+            return
+        rows = self.source.search(self.search.text())
+        self.model.set_rows(rows)
+        self._show_count(len(rows))
+        if len(rows) == 0 and self.search.text().strip() and not self.source.has_catalog:
+            self.count.setText("no catalog: search by feature number")
+
+    def _show_count(self, n: int) -> None:
+        total = self.source.d_sae if self.source else 0
+        self.count.setText(f"{n:,} of {total:,}")
+
+    def show_lights_up(self, text: str, found: list[tuple[int, float]]) -> None:
+        self.model.set_rows([i for i, _ in found], {i: v for i, v in found})
+        self.count.setText(f"{len(found)} light up")
+        self.back_button.show()
+        if found:
+            self.table.selectRow(0)
+
+    def set_lights_text(self, text: str) -> None:
+        self.text.setPlainText(text)
+
+    def selected_features(self) -> list[int]:
+        return sorted({self.model.feature_at(ix.row())
+                       for ix in self.table.selectionModel().selectedRows()})
+
+    def _current_changed(self, current, _previous) -> None:
+        if current.isValid():
+            i = self.model.feature_at(current.row())
+            self.card.show_feature(i)
+            self.feature_selected.emit(i)

@@ -1,0 +1,103 @@
+"""One row of the steering panel: colour swatch, label, mode, strength slider, on/off, remove.
+It shows a PanelRow and reports edits; it never changes the state itself."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QToolButton,
+                               QVBoxLayout)
+from superqt import QLabeledDoubleSlider
+
+from steerdesk.ui import theme
+from steerdesk.ui.panel_state import PanelRow
+
+MODE_TIPS = {
+    "add": "add: push the model toward this feature by adding its direction, scaled by the "
+           "strength (negative pushes away)",
+    "clamp": "clamp: hold the feature at exactly this strength, whatever the text",
+    "ablate": "ablate: switch the feature off (clamp it to 0); the strength is not used",
+}
+RANGES = {"max": (-10.0, 10.0), "raw": (-100.0, 100.0)}
+
+
+class FeatureRow(QFrame):
+    edited = Signal(int, str, object)    # uid, field, value
+    remove_clicked = Signal(int)
+    focus_clicked = Signal(int)          # feature index
+
+    def __init__(self, row: PanelRow, colour: str, unit: str, parent=None):
+        super().__init__(parent)
+        self.uid, self.index = row.uid, row.index
+        self.setFrameShape(QFrame.StyledPanel)
+        self.swatch = QLabel()
+        self.swatch.setFixedSize(12, 28)
+        self.swatch.setStyleSheet(f"background: {colour}; border-radius: 3px;")
+        self.swatch.setToolTip("This feature's colour in the plots")
+        self.title = QLabel()
+        self.title.setTextInteractionFlags(Qt.NoTextInteraction)
+        self.title.setMinimumWidth(60)
+        self.title.setCursor(Qt.PointingHandCursor)
+        self.title.mousePressEvent = lambda e: self.focus_clicked.emit(self.index)
+        self.enabled = QCheckBox("on")
+        self.enabled.setToolTip("Apply this feature's steering (untick to compare without it, "
+                                "keeping its settings)")
+        self.enabled.toggled.connect(lambda v: self.edited.emit(self.uid, "enabled", bool(v)))
+        self.mode = QComboBox()
+        self.mode.addItems(list(MODE_TIPS))
+        for n, tip in enumerate(MODE_TIPS.values()):
+            self.mode.setItemData(n, tip, Qt.ToolTipRole)
+        self.mode.setToolTip("How to steer: " + "\n".join(MODE_TIPS.values()))
+        self.mode.currentTextChanged.connect(lambda m: self.edited.emit(self.uid, "mode", m))
+        self.remove = QToolButton()
+        self.remove.setText("✕")
+        self.remove.setToolTip("Remove this feature from the panel (Ctrl+Z brings it back)")
+        self.remove.clicked.connect(lambda: self.remove_clicked.emit(self.uid))
+        self.slider = QLabeledDoubleSlider(Qt.Horizontal)
+        self.slider.setDecimals(2)
+        self.slider.setMinimumWidth(160)
+        self.slider.valueChanged.connect(
+            lambda v: self.edited.emit(self.uid, "strength", round(float(v), 2)))
+
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.mode)
+        head.addWidget(self.enabled)
+        head.addWidget(self.remove)
+        body = QVBoxLayout()
+        body.setSpacing(2)
+        body.addLayout(head)
+        body.addWidget(self.slider)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(6, 4, 6, 4)
+        outer.addWidget(self.swatch)
+        outer.addLayout(body, 1)
+        self.set_unit(unit)
+        self.show_row(row)
+
+    def set_unit(self, unit: str) -> None:
+        lo, hi = RANGES[unit]
+        self.slider.blockSignals(True)
+        self.slider.setRange(lo, hi)
+        self.slider.setSingleStep(0.05 if unit == "max" else 0.5)
+        self.slider.blockSignals(False)
+        self.slider.setToolTip("Strength: " + ("multiples of the feature's max activation "
+                                               "(1 = as strong as it ever gets naturally)"
+                                               if unit == "max" else
+                                               "raw units of the SAE's activation"))
+
+    def show_row(self, row: PanelRow) -> None:
+        for w in (self.slider, self.mode, self.enabled):
+            w.blockSignals(True)
+        self.title.setText(f"<b>#{row.index}</b> {row.title() if row.label else ''}")
+        self.title.setToolTip(f"{row.title()} (feature {row.index}). Click to tint the output "
+                              "by this feature's activation.")
+        self.slider.setValue(row.strength)
+        self.slider.setEnabled(row.mode != "ablate")
+        self.mode.setCurrentText(row.mode)
+        self.enabled.setChecked(row.enabled)
+        for w in (self.slider, self.mode, self.enabled):
+            w.blockSignals(False)
+
+    def set_focused(self, focused: bool) -> None:
+        self.setStyleSheet("FeatureRow { border: 2px solid %s; }" % theme.ACCENT
+                           if focused else "")

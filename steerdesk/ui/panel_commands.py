@@ -1,0 +1,123 @@
+"""Undoable edits of the steering panel (QUndoStack commands over PanelState).
+
+Slider drags send many strength changes; consecutive ones on the same row merge into one
+undo step."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from steerdesk.engine.presets import Preset
+from steerdesk.ui.panel_state import PanelRow, PanelState
+
+_STRENGTH_ID = 1001
+
+
+class AddRow(QUndoCommand):
+    def __init__(self, state: PanelState, row: PanelRow):
+        super().__init__(f"add {row.title()}")
+        self.state, self.row = state, row
+
+    def redo(self):
+        self.state.insert(-1, self.row)
+
+    def undo(self):
+        self.state.remove(self.row.uid)
+
+
+class RemoveRow(QUndoCommand):
+    def __init__(self, state: PanelState, uid: int):
+        row = state.row(uid)
+        super().__init__(f"remove {row.title() if row else uid}")
+        self.state, self.uid, self.saved = state, uid, None
+
+    def redo(self):
+        self.saved = self.state.remove(self.uid)
+
+    def undo(self):
+        if self.saved:
+            pos, row = self.saved
+            self.state.insert(pos, row)
+
+
+class SetField(QUndoCommand):
+    """Change one field of one row; strength changes of the same row merge."""
+
+    def __init__(self, state: PanelState, uid: int, name: str, value):
+        row = state.row(uid)
+        super().__init__(f"set {name} of {row.title() if row else uid}")
+        self.state, self.uid, self.name = state, uid, name
+        self.old = getattr(row, name) if row else None
+        self.new = value
+
+    def id(self):
+        return _STRENGTH_ID if self.name == "strength" else -1
+
+    def mergeWith(self, other):
+        if not isinstance(other, SetField) or other.uid != self.uid or other.name != self.name:
+            return False
+        self.new = other.new
+        return True
+
+    def redo(self):
+        self.state.update(self.uid, **{self.name: self.new})
+
+    def undo(self):
+        self.state.update(self.uid, **{self.name: self.old})
+
+
+class ReplaceAll(QUndoCommand):
+    """Loading a preset, clearing, or switching the unit: snapshot before and after."""
+
+    def __init__(self, state: PanelState, text: str, change):
+        super().__init__(text)
+        self.state, self.change = state, change
+        self.before = state.snapshot()
+        self.after = None
+
+    def redo(self):
+        if self.after is None:
+            self.change()
+            self.after = self.state.snapshot()
+        else:
+            self.state.restore(self.after)
+
+    def undo(self):
+        self.state.restore(self.before)
+
+
+class PanelEditor:
+    """What the widgets call: every edit goes through the undo stack."""
+
+    def __init__(self, state: PanelState, stack: QUndoStack):
+        self.state, self.stack = state, stack
+
+    def add(self, index: int, label: str = "", strength: float | None = None,
+            mode: str = "add") -> PanelRow:
+        if strength is None:
+            strength = 4.0 if self.state.unit == "max" else 8.0
+        row = PanelRow(index, strength, mode, label)
+        self.stack.push(AddRow(self.state, row))
+        return row
+
+    def remove(self, uid: int) -> None:
+        self.stack.push(RemoveRow(self.state, uid))
+
+    def set(self, uid: int, name: str, value) -> None:
+        row = self.state.row(uid)
+        if row is not None and getattr(row, name) != value:
+            self.stack.push(SetField(self.state, uid, name, value))
+
+    def set_unit(self, unit: str) -> None:
+        if unit != self.state.unit:
+            self.stack.push(ReplaceAll(self.state, f"unit {unit}",
+                                       lambda: self.state.set_unit(unit)))
+
+    def load(self, preset: Preset) -> None:
+        self.stack.push(ReplaceAll(self.state, f"load preset {preset.name}",
+                                   lambda: self.state.apply_preset(preset)))
+
+    def clear(self) -> None:
+        self.stack.push(ReplaceAll(self.state, "clear panel",
+                                   lambda: self.state.restore(([], self.state.unit,
+                                                               self.state.name))))

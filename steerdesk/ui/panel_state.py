@@ -1,0 +1,118 @@
+"""The steering panel as plain data with Qt signals: the rows the user chose, their strengths,
+modes and toggles, and the unit. Widgets read from and write to this; undo lives in
+`panel_commands`, which changes it only through these methods."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+
+from PySide6.QtCore import QObject, Signal
+
+from steerdesk.engine.presets import Preset, PresetFeature
+from steerdesk.engine.steering import FeatureSteer, SteeringSpec
+
+_row_ids = itertools.count(1)
+
+
+@dataclass
+class PanelRow:
+    index: int
+    strength: float = 1.0
+    mode: str = "add"
+    label: str = ""
+    enabled: bool = True
+    uid: int = field(default_factory=lambda: next(_row_ids))  # stable across edits, for undo
+
+    def title(self) -> str:
+        return self.label or f"feature {self.index}"
+
+
+class PanelState(QObject):
+    rows_changed = Signal()          # rows added, removed, reordered or replaced
+    row_changed = Signal(int)        # uid: one row's strength, mode or toggle
+    unit_changed = Signal(str)
+    name_changed = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[PanelRow] = []
+        self.unit = "max"
+        self.name = "my steering"
+        self.description = ""
+
+    # -- queries ---------------------------------------------------------------------------
+    def row(self, uid: int) -> PanelRow | None:
+        return next((r for r in self.rows if r.uid == uid), None)
+
+    def position(self, uid: int) -> int:
+        return next((n for n, r in enumerate(self.rows) if r.uid == uid), -1)
+
+    def indices(self) -> list[int]:
+        seen: list[int] = []
+        for r in self.rows:
+            if r.index not in seen:
+                seen.append(r.index)
+        return seen
+
+    def spec(self, name: str = "") -> SteeringSpec:
+        return SteeringSpec([FeatureSteer(r.index, r.strength, r.mode, r.label)
+                             for r in self.rows if r.enabled], unit=self.unit,
+                            name=name or self.describe())
+
+    def describe(self) -> str:
+        unit = "x max" if self.unit == "max" else " raw"
+        parts = [(f"ablate {r.title()}" if r.mode == "ablate"
+                  else f"{r.mode} {r.title()} {r.strength:+.2f}{unit}")
+                 for r in self.rows if r.enabled]
+        return "; ".join(parts) or "no steering"
+
+    def to_preset(self) -> Preset:
+        return Preset(self.name, self.description, self.unit,
+                      [PresetFeature(r.index, r.strength, r.mode, r.label, r.enabled)
+                       for r in self.rows])
+
+    def snapshot(self) -> tuple[list[PanelRow], str, str]:
+        return [replace(r) for r in self.rows], self.unit, self.name
+
+    # -- changes (called by undo commands) ---------------------------------------------------
+    def insert(self, pos: int, row: PanelRow) -> None:
+        self.rows.insert(pos if pos >= 0 else len(self.rows), row)
+        self.rows_changed.emit()
+
+    def remove(self, uid: int) -> tuple[int, PanelRow] | None:
+        pos = self.position(uid)
+        if pos < 0:
+            return None
+        row = self.rows.pop(pos)
+        self.rows_changed.emit()
+        return pos, row
+
+    def update(self, uid: int, **values) -> None:
+        row = self.row(uid)
+        if row is None:
+            return
+        for key, value in values.items():
+            setattr(row, key, value)
+        self.row_changed.emit(uid)
+
+    def set_unit(self, unit: str) -> None:
+        if unit != self.unit:
+            self.unit = unit
+            self.unit_changed.emit(unit)
+
+    def set_name(self, name: str) -> None:
+        self.name = name
+        self.name_changed.emit(name)
+
+    def restore(self, snap: tuple[list[PanelRow], str, str]) -> None:
+        rows, unit, name = snap
+        self.rows = [replace(r) for r in rows]
+        self.set_unit(unit)
+        self.set_name(name)
+        self.rows_changed.emit()
+
+    def apply_preset(self, preset: Preset) -> None:
+        self.description = preset.description
+        self.restore(([PanelRow(f.index, f.strength, f.mode, f.label, f.enabled)
+                       for f in preset.features], preset.unit, preset.name))

@@ -1,0 +1,147 @@
+"""Live plots: watched features' activation per generated token (baseline dashed, steered
+solid, one colour per feature), and a heatmap of the top features x tokens of one row.
+They redraw from the RunRecord when the window's frame timer says so, never per event."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from steerdesk.ui import theme
+from steerdesk.ui.run_record import RunRecord
+
+ROW_STYLES = [Qt.DashLine, Qt.SolidLine, Qt.DotLine, Qt.DashDotLine, Qt.DashDotDotLine]
+HEATMAP_FEATURES = 12
+
+pg.setConfigOptions(antialias=True, background="w", foreground="k")
+
+
+class ActivationPlot(pg.PlotWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setLabel("bottom", "generated token")
+        self.setLabel("left", "activation")
+        self.showGrid(x=True, y=True, alpha=0.2)
+        self.legend = self.addLegend(offset=(-10, 10), labelTextSize="9pt")
+        self.curves: dict[tuple[int, int], pg.PlotDataItem] = {}
+        self.getPlotItem().setMenuEnabled(False)
+        self.hint = pg.TextItem("Add features to the steering panel (or select one in the "
+                                "list)\nand press Generate to plot their activations here.",
+                                color="#666666", anchor=(0.5, 0.5))
+        self.hint.setPos(0.5, 0.5)
+        self.addItem(self.hint)
+        self.setToolTip("Activation of each steering feature at every generated token. "
+                        "Dashed: baseline (no steering); solid: steered.")
+
+    def reset(self, record: RunRecord | None, colours: dict[int, str], label_of) -> None:
+        self.clear()
+        self.legend.clear()
+        self.curves = {}
+        if record is None or not record.watch:
+            self.addItem(self.hint)
+            return
+        for r, row in enumerate(record.rows):
+            for feature in record.watch:
+                colour = colours.get(feature, "#555555")
+                pen = pg.mkPen(colour, width=2 if r else 1.5,
+                               style=ROW_STYLES[min(r, len(ROW_STYLES) - 1)])
+                name = f"{label_of(feature)[:28]} · {row.name}"
+                self.curves[(r, feature)] = self.plot([], [], pen=pen, name=name)
+
+    def redraw(self, record: RunRecord) -> None:
+        for (r, feature), curve in self.curves.items():
+            ys = record.activation_series(r, feature)
+            curve.setData(np.arange(len(ys)), np.asarray(ys, dtype=float))
+
+
+class HeatmapPlot(QWidget):
+    """Top features (rows) x generated tokens (columns) for one output row."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.which = QComboBox()
+        self.which.setToolTip("Which output to show")
+        self.which.currentIndexChanged.connect(lambda _: self._redraw_last())
+        self.plot = pg.PlotWidget()
+        self.plot.getPlotItem().setMenuEnabled(False)
+        self.plot.invertY(True)
+        self.plot.setLabel("bottom", "generated token")
+        self.image = pg.ImageItem()
+        self.image.setColorMap(pg.colormap.get("inferno"))
+        self.plot.addItem(self.image)
+        self.hint = pg.TextItem("After a run: the features most active on each token.",
+                                color="#666666", anchor=(0.5, 0.5))
+        self.hint.setPos(0.5, 0.5)
+        self.plot.addItem(self.hint)
+        self.plot.setToolTip("The features most active in this output, per generated token "
+                             "(brighter = stronger). Only each token's top features are known.")
+        head = QHBoxLayout()
+        head.addWidget(QLabel("Top features in"))
+        head.addWidget(self.which)
+        head.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(head)
+        layout.addWidget(self.plot, 1)
+        self.label_of = lambda i: f"feature {i}"
+        self._record: RunRecord | None = None
+        self.features: list[int] = []
+        self.matrix = np.zeros((0, 0))
+
+    def reset(self, record: RunRecord | None, label_of) -> None:
+        self.label_of = label_of
+        self._record = record
+        self.which.blockSignals(True)
+        self.which.clear()
+        if record is not None:
+            self.which.addItems([r.name for r in record.rows])
+            self.which.setCurrentIndex(len(record.rows) - 1)   # a steered row, if any
+        self.which.blockSignals(False)
+        self.image.clear()
+        self.features, self.matrix = [], np.zeros((0, 0))
+
+    def _redraw_last(self) -> None:
+        if self._record is not None:
+            self.redraw(self._record)
+
+    def redraw(self, record: RunRecord) -> None:
+        r = max(self.which.currentIndex(), 0)
+        if r >= len(record.rows) or not record.rows[r].tokens:
+            return
+        tokens = record.rows[r].tokens
+        best: dict[int, float] = {}
+        for t in tokens:
+            for i, v in t.top_features:
+                best[i] = max(best.get(i, 0.0), v)
+        feats = [i for i, v in sorted(best.items(), key=lambda kv: -kv[1]) if v > 0]
+        feats = feats[:HEATMAP_FEATURES]
+        if not feats:
+            return
+        col = {f: n for n, f in enumerate(feats)}
+        m = np.zeros((len(tokens), len(feats)))           # ImageItem: [x, y]
+        for x, t in enumerate(tokens):
+            for i, v in t.top_features:
+                if i in col:
+                    m[x, col[i]] = max(v, 0.0)
+        self.features, self.matrix = feats, m
+        self.hint.hide()
+        self.image.setImage(m, autoLevels=True)
+        axis = self.plot.getAxis("left")
+        axis.setTicks([[(n + 0.5, f"#{f} {self.label_of(f)[:22]}") for n, f in enumerate(feats)]])
+        step = max(1, len(tokens) // 12)
+        self.plot.getAxis("bottom").setTicks(
+            [[(x + 0.5, repr(tokens[x].text)[1:-1][:8]) for x in range(0, len(tokens), step)]])
+        self.plot.setLimits(xMin=0, xMax=len(tokens), yMin=0, yMax=len(feats))
+        self.plot.setRange(xRange=(0, len(tokens)), yRange=(0, len(feats)), padding=0)
+
+
+def colour_map(record: RunRecord | None, panel_indices: list[int]) -> dict[int, str]:
+    """The same colour for a feature in the panel's swatch and in the plot."""
+    colours = {i: theme.feature_colour(n) for n, i in enumerate(panel_indices)}
+    if record is not None:
+        extra = [i for i in record.watch if i not in colours]
+        for n, i in enumerate(extra, start=len(colours)):
+            colours[i] = theme.feature_colour(n)
+    return colours

@@ -1,0 +1,76 @@
+"""One generation as the GUI sees it: per row, the tokens so far with their activations.
+
+Events from the worker are appended here as they arrive (cheap); views redraw from it on a
+timer, so a burst of tokens costs one repaint, not one per token."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from steerdesk.engine.generation import DoneEvent, PromptEvent, StepEvent
+
+
+@dataclass
+class TokenInfo:
+    text: str
+    token_id: int
+    prob: float | None
+    activations: list[float]             # watched features, in RunRecord.watch order
+    top_features: list[tuple[int, float]]
+
+
+@dataclass
+class RowRecord:
+    name: str
+    settings: str                        # human-readable steering of this row
+    tokens: list[TokenInfo] = field(default_factory=list)
+    finished: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(t.text for t in self.tokens)
+
+
+@dataclass
+class RunRecord:
+    prompt: str
+    watch: list[int]
+    row_settings: list[str]              # one per row: baseline first
+    row_titles: list[str]
+    prompt_tokens: list[str] = field(default_factory=list)
+    rows: list[RowRecord] = field(default_factory=list)
+    done: DoneEvent | None = None
+    version: int = 0                     # bumped on every change; views compare to redraw
+
+    def __post_init__(self):
+        self.rows = [RowRecord(t, s) for t, s in zip(self.row_titles, self.row_settings)]
+
+    def add(self, event) -> None:
+        if isinstance(event, PromptEvent):
+            self.prompt_tokens = list(event.token_texts)
+        elif isinstance(event, StepEvent):
+            for row, tok in zip(self.rows, event.rows):
+                if tok.token_id is None:
+                    continue
+                if tok.finished:
+                    row.finished = True
+                    continue  # the end-of-text token: no text, not plotted
+                prob = None if tok.logprob is None else math.exp(tok.logprob)
+                row.tokens.append(TokenInfo(tok.text, tok.token_id, prob,
+                                            list(tok.activations), list(tok.top_features)))
+        elif isinstance(event, DoneEvent):
+            self.done = event
+        self.version += 1
+
+    def activation_series(self, row: int, feature: int) -> list[float]:
+        if feature not in self.watch:
+            return []
+        col = self.watch.index(feature)
+        return [t.activations[col] if col < len(t.activations) else 0.0
+                for t in self.rows[row].tokens]
+
+    def peak(self, feature: int) -> float:
+        """Largest activation of `feature` over all rows: the full tint."""
+        values = [v for r in range(len(self.rows)) for v in self.activation_series(r, feature)]
+        return max(values, default=0.0)

@@ -1,0 +1,167 @@
+"""The steering panel: the chosen features as rows, the unit, presets, undo/redo. Features
+arrive by drag and drop from the feature list, or through `add_feature`."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QScrollArea,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from steerdesk.ui import theme
+from steerdesk.ui.controller import Controller
+from steerdesk.ui.feature_row import FeatureRow
+from steerdesk.ui.feature_table import MIME
+
+EMPTY = ("<b>No steering yet.</b><br>Double-click a feature in the list, drag it here, or "
+         "press <i>Add to steering</i> on its card. Then move its slider and press "
+         "<b>Generate</b> (Ctrl+Enter).")
+
+
+class SteeringPanel(QWidget):
+    def __init__(self, controller: Controller, parent=None):
+        super().__init__(parent)
+        self.c = controller
+        self.state = controller.panel
+        self.rows: dict[int, FeatureRow] = {}
+        self.setAcceptDrops(True)
+
+        self.name = QLineEdit(self.state.name)
+        self.name.setPlaceholderText("preset name")
+        self.name.setToolTip("The name this steering gets when you save it as a preset")
+        self.name.editingFinished.connect(lambda: self.state.set_name(self.name.text().strip()
+                                                                      or "my steering"))
+        self.unit = QComboBox()
+        self.unit.addItem("× max activation", "max")
+        self.unit.addItem("raw", "raw")
+        self.unit.setToolTip("Strength unit. × max activation: 1 means as strong as the feature "
+                             "ever gets on its own (needs a catalog). raw: the SAE's own units.")
+        self.unit.currentIndexChanged.connect(
+            lambda _: self.c.editor.set_unit(self.unit.currentData()))
+        self.undo_button = self._tool("↶", "Undo the last panel change (Ctrl+Z)",
+                                      self.c.undo.undo)
+        self.redo_button = self._tool("↷", "Redo (Ctrl+Shift+Z)", self.c.undo.redo)
+        self.c.undo.canUndoChanged.connect(self.undo_button.setEnabled)
+        self.c.undo.canRedoChanged.connect(self.redo_button.setEnabled)
+        self.undo_button.setEnabled(False)
+        self.redo_button.setEnabled(False)
+        self.clear_button = self._tool("Clear", "Remove every feature from the panel",
+                                       self.c.editor.clear)
+
+        self.presets_button = QToolButton()
+        self.presets_button.setText("Presets")
+        self.presets_button.setToolTip("Save this steering as a preset file, load one, or pick "
+                                       "a preset that ships with the pack")
+        self.presets_button.setPopupMode(QToolButton.InstantPopup)
+
+        head = QHBoxLayout()
+        title = QLabel("<b>Steering</b>")
+        head.addWidget(title)
+        head.addStretch(1)
+        head.addWidget(self.undo_button)
+        head.addWidget(self.redo_button)
+        head.addWidget(self.clear_button)
+        head.addWidget(self.presets_button)
+
+        settings = QHBoxLayout()
+        name_label = QLabel("Name")
+        name_label.setToolTip(self.name.toolTip())
+        settings.addWidget(name_label)
+        settings.addWidget(self.name, 1)
+        unit_label = QLabel("Unit")
+        unit_label.setToolTip(self.unit.toolTip())
+        settings.addWidget(unit_label)
+        settings.addWidget(self.unit)
+
+        self.empty = QLabel(EMPTY)
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignCenter)
+        self.empty.setObjectName("hint")
+        self.empty.setMinimumHeight(80)
+        self.list_widget = QWidget()
+        self.list_layout = QVBoxLayout(self.list_widget)
+        self.list_layout.setContentsMargins(0, 0, 0, 0)
+        self.list_layout.setSpacing(4)
+        self.list_layout.addWidget(self.empty)
+        self.list_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.list_widget)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(head)
+        layout.addLayout(settings)
+        layout.addWidget(scroll, 1)
+
+        self.state.rows_changed.connect(self.rebuild)
+        self.state.row_changed.connect(self._row_changed)
+        self.state.unit_changed.connect(self._unit_changed)
+        self.state.name_changed.connect(lambda n: self.name.setText(n))
+        self.c.focus_changed.connect(self._focus_changed)
+        self._unit_changed(self.state.unit)
+        self.rebuild()
+
+    def _tool(self, text, tip, slot) -> QToolButton:
+        b = QToolButton()
+        b.setText(text)
+        b.setToolTip(tip)
+        b.clicked.connect(slot)
+        return b
+
+    def set_max_unit_allowed(self, allowed: bool) -> None:
+        item = self.unit.model().item(0)
+        item.setEnabled(allowed)
+        item.setToolTip("" if allowed else "Needs a feature catalog (max activations); build "
+                        "one with steerdesk catalog build")
+
+    def add_feature(self, index: int) -> None:
+        label = self.c.features.label(index) if self.c.features else ""
+        if label == f"feature {index}":
+            label = ""
+        self.c.editor.add(index, label)
+        self.c.set_focus(index)
+
+    def rebuild(self) -> None:
+        for w in self.rows.values():
+            w.setParent(None)
+            w.deleteLater()
+        self.rows = {}
+        for n, row in enumerate(self.state.rows):
+            w = FeatureRow(row, theme.feature_colour(n), self.state.unit)
+            w.edited.connect(self.c.editor.set)
+            w.remove_clicked.connect(self.c.editor.remove)
+            w.focus_clicked.connect(self.c.set_focus)
+            w.set_focused(row.index == self.c.focus)
+            self.list_layout.insertWidget(self.list_layout.count() - 1, w)
+            self.rows[row.uid] = w
+        self.empty.setVisible(not self.state.rows)
+
+    def _row_changed(self, uid: int) -> None:
+        row, w = self.state.row(uid), self.rows.get(uid)
+        if row is not None and w is not None:
+            w.show_row(row)
+
+    def _unit_changed(self, unit: str) -> None:
+        self.unit.blockSignals(True)
+        self.unit.setCurrentIndex(0 if unit == "max" else 1)
+        self.unit.blockSignals(False)
+        for uid, w in self.rows.items():
+            w.set_unit(unit)
+            w.show_row(self.state.row(uid))
+
+    def _focus_changed(self, index: int) -> None:
+        for uid, w in self.rows.items():
+            w.set_focused(w.index == index)
+
+    # -- drag and drop from the feature list ---------------------------------------------------
+    def dragEnterEvent(self, event):
+        if event.mimeData().hasFormat(MIME):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        data = bytes(event.mimeData().data(MIME)).decode()
+        for part in data.split(","):
+            if part.strip().isdigit():
+                self.add_feature(int(part))
+        event.acceptProposedAction()

@@ -1,0 +1,55 @@
+"""Colours, fonts and the presentation-mode look, in one place."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QApplication
+
+ACCENT = "#d9730d"            # orange: activation tint and histogram bars
+CHIP = "#eceff3"
+# Per panel feature, for plot curves and row swatches: distinguishable, readable on white.
+FEATURE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
+                   "#17becf", "#bcbd22", "#ff7f0e", "#7f7f7f"]
+
+
+def feature_colour(n: int) -> str:
+    return FEATURE_COLOURS[n % len(FEATURE_COLOURS)]
+
+
+def tint(alpha: float) -> QColor:
+    """Token background for an activation of `alpha` (0..1) of the run's peak: orange over white,
+    light enough at full strength that black text stays readable."""
+    a = max(0.0, min(1.0, alpha))
+    base = QColor(255, 170, 60)
+    return QColor(int(255 + (base.red() - 255) * a), int(255 + (base.green() - 255) * a),
+                  int(255 + (base.blue() - 255) * a))
+
+
+def tint_css(alpha: float) -> str:
+    return tint(alpha).name()
+
+
+PRESENTATION_QSS = """
+QWidget { background: #000000; color: #ffffff; }
+QTextEdit, QPlainTextEdit, QTextBrowser, QLineEdit, QTableView, QListWidget, QComboBox,
+QSpinBox, QDoubleSpinBox { background: #111111; color: #ffffff; border: 1px solid #888; }
+QPushButton { background: #222; color: #fff; border: 2px solid #fff; padding: 6px 14px; }
+QPushButton:disabled { color: #777; border-color: #555; }
+QPushButton#generate { background: #ffcc00; color: #000; }
+QHeaderView::section { background: #222; color: #fff; }
+QToolTip { background: #ffffe0; color: #000; }
+QTabBar::tab:selected { background: #444; }
+"""
+
+NORMAL_QSS = """
+QPushButton#generate { font-weight: bold; padding: 4px 18px; }
+QLabel#hint { color: #555; }
+"""
+
+
+def apply(presentation: bool, base_point_size: float) -> None:
+    app = QApplication.instance()
+    font = QFont(app.font())
+    font.setPointSizeF(base_point_size * (1.6 if presentation else 1.0))
+    app.setFont(font)
+    app.setStyleSheet(PRESENTATION_QSS if presentation else NORMAL_QSS)

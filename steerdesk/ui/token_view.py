@@ -1,0 +1,99 @@
+"""One output column: the generated text, token by token, each token tinted by the focus
+feature's activation; hovering a token shows its probability and top features."""
+
+from __future__ import annotations
+
+import bisect
+import html
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QTextEdit, QToolTip
+
+from steerdesk.ui import theme
+from steerdesk.ui.run_record import RowRecord
+
+
+class TokenView(QTextEdit):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setMouseTracking(True)
+        self.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.TextSelectableByKeyboard)
+        self.row: RowRecord | None = None
+        self.label_of = lambda i: f"feature {i}"
+        self.prompt = ""
+        self.tint_col = -1          # column in the run's watch list, -1: no tint
+        self.tint_peak = 1.0
+        self._shown = 0             # tokens already in the document
+        self._starts: list[int] = []   # document offset of each token
+        self._prompt_len = 0
+
+    def reset(self, row: RowRecord | None, prompt: str) -> None:
+        self.row, self.prompt = row, prompt
+        self.clear()
+        self._shown, self._starts = 0, []
+        cursor = self.textCursor()
+        fmt = QTextCharFormat()
+        fmt.setForeground(QColor("#8a8a8a"))
+        cursor.insertText(prompt, fmt)
+        self._prompt_len = len(prompt)
+
+    def set_tint(self, col: int, peak: float) -> None:
+        """Re-tint every token (the focus feature changed or the run's peak grew)."""
+        changed = col != self.tint_col or abs(peak - self.tint_peak) > 1e-6
+        self.tint_col, self.tint_peak = col, max(peak, 1e-6)
+        if changed and self.row is not None:
+            shown = self._shown
+            self.reset(self.row, self.prompt)
+            self._append(self.row.tokens[:shown])
+
+    def refresh(self) -> None:
+        """Append the tokens that arrived since the last refresh."""
+        if self.row is not None and len(self.row.tokens) > self._shown:
+            self._append(self.row.tokens[self._shown:])
+
+    def _append(self, tokens) -> None:
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.End)
+        for tok in tokens:
+            self._starts.append(cursor.position())
+            fmt = QTextCharFormat()
+            if 0 <= self.tint_col < len(tok.activations):
+                a = tok.activations[self.tint_col] / self.tint_peak
+                if a > 0.02:
+                    fmt.setBackground(theme.tint(a))
+                    fmt.setForeground(QColor("#000000"))  # readable on the tint in any theme
+            cursor.insertText(tok.text, fmt)
+            self._shown += 1
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def token_at(self, pos) -> int:
+        if not self._starts:
+            return -1
+        offset = self.cursorForPosition(pos).position()
+        if offset < self._starts[0]:
+            return -1
+        return bisect.bisect_right(self._starts, offset) - 1
+
+    def event(self, e):
+        if e.type() == QEvent.ToolTip and self.row is not None:
+            n = self.token_at(self.viewport().mapFromGlobal(e.globalPos()))
+            if 0 <= n < len(self.row.tokens):
+                QToolTip.showText(e.globalPos(), self.token_tooltip(n), self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(e)
+
+    def token_tooltip(self, n: int) -> str:
+        tok = self.row.tokens[n]
+        prob = "?" if tok.prob is None else f"{tok.prob:.1%}"
+        lines = [f"<b>{html.escape(repr(tok.text))}</b> · token {n + 1} · "
+                 f"probability {prob}"]
+        if tok.top_features:
+            lines.append("<br>Top features here:")
+            for i, v in tok.top_features[:6]:
+                lines.append(f"<br>&nbsp;{v:6.2f}&nbsp; #{i} {html.escape(self.label_of(i))}")
+        return "".join(lines)
