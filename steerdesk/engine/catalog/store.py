@@ -1,0 +1,521 @@
+"""The catalog on disk: reading it lazily, writing it atomically, merging label sources.
+
+Layout of a catalog folder (see docs/catalog.md for the full description):
+
+    catalog.json              manifest: format, version, d_sae, how it was built
+    labels.json               labels by source: automatic (list), imported and hand (dicts)
+    user_labels.json          labels the user typed in the app; written by set_user_label only
+    stats.safetensors         bulk per-feature arrays ([d_sae] and [d_sae, n])
+    vocab.json                token id -> the text of that token alone (decoded once at build)
+    documents.json            the source and metadata of each document a snippet comes from
+    snippets/*.npy            packed snippets, memory-mapped; one feature's slice read on demand
+
+Opening a catalog reads only catalog.json and the two label files. max_activations() and
+densities() read one tensor each from stats.safetensors; feature(i) reads row i of the other
+tensors and only feature i's slice of the snippet arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from steerdesk.engine.errors import InputError
+
+FORMAT = "steerdesk-catalog"
+VERSION = 1
+MANIFEST = "catalog.json"
+LABELS = "labels.json"
+USER_LABELS = "user_labels.json"
+STATS = "stats.safetensors"
+VOCAB = "vocab.json"
+DOCUMENTS = "documents.json"
+SNIPPETS = "snippets"
+SNIPPET_ARRAYS = ("offsets", "token_start", "peak", "max", "doc", "tokens", "values")
+
+# Precedence of label sources, strongest first.
+SOURCES = ("user", "hand", "imported", "automatic")
+
+
+@dataclass
+class Snippet:
+    tokens: list[str]
+    values: list[float]
+    peak: int            # position of the activating token within tokens
+    max_value: float
+    token_ids: list[int] = field(default_factory=list)
+    document: dict[str, Any] | None = None   # {"source": ..., "meta": {...}} when known
+
+
+@dataclass
+class FeatureRecord:
+    index: int
+    label: str
+    label_source: str
+    max_activation: float | None
+    density: float | None
+    snippets: list[Snippet]
+    histogram: tuple[list[float], list[int]] | None   # (bin edges, counts), len(edges) = len(counts) + 1
+    promoted: list[tuple[str, float]]
+    suppressed: list[tuple[str, float]]
+    labels_by_source: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "label": self.label, "label_source": self.label_source,
+                "labels_by_source": self.labels_by_source,
+                "max_activation": self.max_activation, "density": self.density,
+                "histogram": ({"edges": self.histogram[0], "counts": self.histogram[1]}
+                              if self.histogram else None),
+                "promoted": [[t, v] for t, v in self.promoted],
+                "suppressed": [[t, v] for t, v in self.suppressed],
+                "snippets": [{"tokens": s.tokens, "values": s.values, "peak": s.peak,
+                              "max_value": s.max_value, "token_ids": s.token_ids,
+                              "document": s.document} for s in self.snippets]}
+
+
+# ---- atomic writes ----------------------------------------------------------------------
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, data: Any, indent: int | None = None) -> None:
+    atomic_write_bytes(path, json.dumps(data, ensure_ascii=False, indent=indent).encode("utf-8"))
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_save_safetensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp,
+                  metadata={"format": FORMAT})
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: the catalog's {what} is not readable JSON ({exc})") from None
+
+
+def _labels_dict(raw: Any, d_sae: int, path: Path, key: str) -> dict[int, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: {key!r} must be an object of index -> label")
+    out: dict[int, str] = {}
+    for k, v in raw.items():
+        try:
+            i = int(k)
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: {key!r} has a key {k!r} that is not a feature index") from None
+        if 0 <= i < d_sae and isinstance(v, str) and v:
+            out[i] = v
+    return out
+
+
+# ---- the catalog ------------------------------------------------------------------------
+class Catalog:
+    """A feature catalog folder. Cheap to open; evidence is read one feature at a time."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        manifest_path = self.path / MANIFEST
+        if not manifest_path.is_file():
+            raise InputError(f"{self.path}: not a feature catalog (it has no {MANIFEST})")
+        m = _read_json(manifest_path, "manifest")
+        if not isinstance(m, dict) or m.get("format") != FORMAT:
+            raise InputError(f"{manifest_path}: not a steerdesk catalog manifest "
+                             f"(format is not {FORMAT!r})")
+        if int(m.get("version", 0)) > VERSION:
+            raise InputError(f"{manifest_path}: catalog format version {m.get('version')} is newer "
+                             f"than this steerdesk reads ({VERSION}); update steerdesk")
+        if not isinstance(m.get("d_sae"), int) or m["d_sae"] <= 0:
+            raise InputError(f"{manifest_path}: 'd_sae' is missing or not a positive integer")
+        self.manifest: dict[str, Any] = m
+        self.d_sae: int = m["d_sae"]
+        self._sources: dict[str, dict[int, str]] = {}
+        self._automatic: list[str] = []
+        self._merged: list[str] | None = None
+        self._merged_source: list[str] | None = None
+        self._max: torch.Tensor | None = None
+        self._density: torch.Tensor | None = None
+        self._stats_keys: set[str] | None = None
+        self._vocab: list[str] | None = None
+        self._documents: list[dict] | None = None
+        self._snip: dict[str, np.ndarray] | None = None
+        self._word_index = None       # built by search.search_words on first use
+        self._labels_version = 0
+        self._load_labels()
+
+    def __repr__(self) -> str:
+        return f"Catalog({str(self.path)!r}, d_sae={self.d_sae})"
+
+    # ---- labels ---------------------------------------------------------------------
+    def _load_labels(self) -> None:
+        path = self.path / LABELS
+        data = _read_json(path, "labels") if path.is_file() else {}
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: expected a JSON object")
+        auto = data.get("automatic") or []
+        if isinstance(auto, dict):
+            auto_d = _labels_dict(auto, self.d_sae, path, "automatic")
+            auto = [auto_d.get(i, "") for i in range(self.d_sae)]
+        if not isinstance(auto, list):
+            raise InputError(f"{path}: 'automatic' must be a list of labels")
+        auto = [a if isinstance(a, str) else "" for a in auto[: self.d_sae]]
+        auto += [""] * (self.d_sae - len(auto))
+        self._automatic = auto
+        self._sources = {"imported": _labels_dict(data.get("imported"), self.d_sae, path, "imported"),
+                         "hand": _labels_dict(data.get("hand"), self.d_sae, path, "hand")}
+        upath = self.path / USER_LABELS
+        user = _read_json(upath, "user labels") if upath.is_file() else {}
+        self._sources["user"] = _labels_dict(user, self.d_sae, upath, "user labels")
+        self._merged = None
+        self._labels_version += 1
+
+    def reload_labels(self) -> None:
+        with self._lock:
+            self._load_labels()
+
+    def _merge(self) -> None:
+        labels = list(self._automatic)
+        source = ["automatic" if a else "" for a in labels]
+        for name in ("imported", "hand", "user"):          # weakest first; later wins
+            for i, text in self._sources.get(name, {}).items():
+                labels[i] = text
+                source[i] = name
+        self._merged, self._merged_source = labels, source
+
+    def labels(self) -> list[str]:
+        """Every feature's label (user > hand > imported > automatic), "" where none."""
+        with self._lock:
+            if self._merged is None:
+                self._merge()
+            return self._merged  # type: ignore[return-value]
+
+    def _check(self, i: int) -> int:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < self.d_sae:
+            raise InputError(f"feature index {i} is out of range: this catalog has {self.d_sae} "
+                             f"features (0..{self.d_sae - 1})")
+        return int(i)
+
+    def label(self, i: int) -> str:
+        return self.labels()[self._check(i)]
+
+    def label_source(self, i: int) -> str:
+        i = self._check(i)
+        self.labels()
+        return self._merged_source[i]  # type: ignore[index]
+
+    def labels_by_source(self, i: int) -> dict[str, str]:
+        i = self._check(i)
+        out = {name: self._sources[name][i] for name in ("user", "hand", "imported")
+               if i in self._sources.get(name, {})}
+        if self._automatic[i]:
+            out["automatic"] = self._automatic[i]
+        return out
+
+    def source_labels(self, source: str) -> dict[int, str]:
+        """The labels of one source alone (a copy)."""
+        if source == "automatic":
+            return {i: t for i, t in enumerate(self._automatic) if t}
+        if source not in SOURCES:
+            raise InputError(f"label source {source!r}: choose one of {', '.join(SOURCES)}")
+        return dict(self._sources.get(source, {}))
+
+    def set_user_label(self, i: int, text: str) -> None:
+        """Save the user's label for feature i at once (atomically). An empty text removes the
+        user's label, so the next source shows again. Imports never touch these."""
+        i = self._check(i)
+        text = (text or "").strip()
+        with self._lock:
+            upath = self.path / USER_LABELS
+            current = _read_json(upath, "user labels") if upath.is_file() else {}
+            if not isinstance(current, dict):
+                current = {}
+            if text:
+                current[str(i)] = text
+            else:
+                current.pop(str(i), None)
+            atomic_write_json(upath, dict(sorted(current.items(), key=lambda kv: int(kv[0]))),
+                              indent=0)
+            user = self._sources.setdefault("user", {})
+            if text:
+                user[i] = text
+            else:
+                user.pop(i, None)
+            self._merged = None
+            self._labels_version += 1
+
+    def write_source_labels(self, source: str, labels: dict[int, str], *, replace: bool = False
+                            ) -> None:
+        """Merge (or replace) the labels of the "imported" or "hand" source and save them."""
+        if source not in ("imported", "hand", "automatic"):
+            raise InputError(f"label source {source!r}: only imported, hand or automatic labels "
+                             "are written this way (user labels use set_user_label)")
+        with self._lock:
+            if source == "automatic":
+                auto = [""] * self.d_sae if replace else list(self._automatic)
+                for i, t in labels.items():
+                    auto[self._check(i)] = t
+                self._automatic = auto
+            else:
+                cur = {} if replace else dict(self._sources.get(source, {}))
+                for i, t in labels.items():
+                    i = self._check(i)
+                    if t:
+                        cur[i] = t
+                    else:
+                        cur.pop(i, None)
+                self._sources[source] = cur
+            self._save_labels()
+            self._merged = None
+            self._labels_version += 1
+
+    def _save_labels(self) -> None:
+        data = {"version": VERSION,
+                "automatic": self._automatic,
+                "imported": {str(i): t for i, t in sorted(self._sources.get("imported", {}).items())},
+                "hand": {str(i): t for i, t in sorted(self._sources.get("hand", {}).items())}}
+        atomic_write_json(self.path / LABELS, data)
+
+    # ---- bulk statistics ------------------------------------------------------------
+    def _stats_file(self) -> Path:
+        return self.path / STATS
+
+    def _stat_keys(self) -> set[str]:
+        if self._stats_keys is None:
+            from safetensors import safe_open
+
+            if not self._stats_file().is_file():
+                self._stats_keys = set()
+            else:
+                try:
+                    with safe_open(str(self._stats_file()), framework="pt") as f:
+                        self._stats_keys = set(f.keys())
+                except Exception as exc:  # noqa: BLE001 - safetensors raises several kinds
+                    raise InputError(f"{self._stats_file()}: not a readable safetensors file "
+                                     f"({exc})") from None
+        return self._stats_keys
+
+    def _stat(self, key: str, rows: slice | None = None) -> torch.Tensor | None:
+        from safetensors import safe_open
+
+        if key not in self._stat_keys():
+            return None
+        with safe_open(str(self._stats_file()), framework="pt") as f:
+            if rows is None:
+                return f.get_tensor(key)
+            return f.get_slice(key)[rows]
+
+    def max_activations(self) -> torch.Tensor | None:
+        """[d_sae] float32 on the CPU: each feature's largest activation seen in the corpus."""
+        with self._lock:
+            if self._max is None:
+                t = self._stat("max_act")
+                self._max = None if t is None else t.float().contiguous()
+            return self._max
+
+    def densities(self) -> torch.Tensor | None:
+        """[d_sae] float32: the fraction of corpus tokens on which each feature is active."""
+        with self._lock:
+            if self._density is None:
+                t = self._stat("density")
+                self._density = None if t is None else t.float().contiguous()
+            return self._density
+
+    # ---- per-feature evidence -------------------------------------------------------
+    def vocab(self) -> list[str]:
+        with self._lock:
+            if self._vocab is None:
+                p = self.path / VOCAB
+                v = _read_json(p, "vocabulary") if p.is_file() else []
+                self._vocab = v if isinstance(v, list) else []
+            return self._vocab
+
+    def token_text(self, token_id: int) -> str:
+        v = self.vocab()
+        return v[token_id] if 0 <= token_id < len(v) else f"<{token_id}>"
+
+    def documents(self) -> list[dict]:
+        with self._lock:
+            if self._documents is None:
+                p = self.path / DOCUMENTS
+                d = _read_json(p, "document list") if p.is_file() else []
+                self._documents = d if isinstance(d, list) else []
+            return self._documents
+
+    def _snippet_arrays(self) -> dict[str, np.ndarray] | None:
+        with self._lock:
+            if self._snip is None:
+                folder = self.path / SNIPPETS
+                if not (folder / "offsets.npy").is_file():
+                    return None
+                arrays = {}
+                for name in SNIPPET_ARRAYS:
+                    p = folder / f"{name}.npy"
+                    try:
+                        arrays[name] = np.load(p, mmap_mode="r", allow_pickle=False)
+                    except (OSError, ValueError) as exc:
+                        raise InputError(f"{p}: not a readable snippet array ({exc})") from None
+                if arrays["offsets"].shape != (self.d_sae + 1,):
+                    raise InputError(f"{folder / 'offsets.npy'}: shape {arrays['offsets'].shape}, "
+                                     f"expected ({self.d_sae + 1},)")
+                self._snip = arrays
+            return self._snip
+
+    def snippets(self, i: int, limit: int | None = None) -> list[Snippet]:
+        """Feature i's top activating snippets, strongest first (reads only feature i's slice)."""
+        i = self._check(i)
+        a = self._snippet_arrays()
+        if a is None:
+            return []
+        lo, hi = int(a["offsets"][i]), int(a["offsets"][i + 1])
+        if limit is not None:
+            hi = min(hi, lo + limit)
+        if hi <= lo:
+            return []
+        starts = np.asarray(a["token_start"][lo: hi + 1])
+        peaks = np.asarray(a["peak"][lo:hi])
+        maxes = np.asarray(a["max"][lo:hi])
+        docs = np.asarray(a["doc"][lo:hi])
+        t0, t1 = int(starts[0]), int(starts[-1])
+        toks = np.asarray(a["tokens"][t0:t1])
+        vals = np.asarray(a["values"][t0:t1])
+        documents = self.documents() if (docs >= 0).any() else []
+        out = []
+        for j in range(hi - lo):
+            s, e = int(starts[j]) - t0, int(starts[j + 1]) - t0
+            ids = [int(x) for x in toks[s:e]]
+            d = int(docs[j])
+            out.append(Snippet(tokens=[self.token_text(t) for t in ids],
+                               values=[float(x) for x in vals[s:e]], peak=int(peaks[j]),
+                               max_value=float(maxes[j]), token_ids=ids,
+                               document=documents[d] if 0 <= d < len(documents) else None))
+        return out
+
+    def histogram(self, i: int) -> tuple[list[float], list[int]] | None:
+        """Feature i's activation histogram over the bins where it has counts."""
+        i = self._check(i)
+        counts = self._stat("hist_counts", slice(i, i + 1))
+        edges = self._stat("hist_edges")
+        if counts is None or edges is None:
+            return None
+        c = counts[0].tolist()
+        nz = [j for j, n in enumerate(c) if n]
+        if not nz:
+            return ([], [])
+        lo, hi = nz[0], nz[-1] + 1
+        return ([float(x) for x in edges[lo: hi + 1].tolist()], [int(n) for n in c[lo:hi]])
+
+    def _logit_tokens(self, i: int, which: str) -> list[tuple[str, float]]:
+        ids = self._stat(f"{which}_ids", slice(i, i + 1))
+        vals = self._stat(f"{which}_values", slice(i, i + 1))
+        if ids is None or vals is None:
+            return []
+        return [(self.token_text(int(t)), float(v)) for t, v in zip(ids[0].tolist(), vals[0].tolist())]
+
+    def promoted(self, i: int) -> list[tuple[str, float]]:
+        return self._logit_tokens(self._check(i), "promoted")
+
+    def suppressed(self, i: int) -> list[tuple[str, float]]:
+        return self._logit_tokens(self._check(i), "suppressed")
+
+    def feature(self, i: int) -> FeatureRecord:
+        """Everything the catalog knows about feature i, read from disk now."""
+        i = self._check(i)
+        mx = self._stat("max_act", slice(i, i + 1)) if self._max is None else self._max[i: i + 1]
+        dn = self._stat("density", slice(i, i + 1)) if self._density is None else self._density[i: i + 1]
+        return FeatureRecord(
+            index=i, label=self.label(i), label_source=self.label_source(i),
+            max_activation=None if mx is None else float(mx[0]),
+            density=None if dn is None else float(dn[0]),
+            snippets=self.snippets(i), histogram=self.histogram(i),
+            promoted=self.promoted(i), suppressed=self.suppressed(i),
+            labels_by_source=self.labels_by_source(i))
+
+
+# ---- where catalogs live ----------------------------------------------------------------
+def catalog_folder_for(sae_path: Path | str) -> Path:
+    """`S/catalog/` for an SAE folder S; `<file>.catalog/` for a single-file SAE."""
+    p = Path(sae_path).expanduser()
+    return p / "catalog" if p.is_dir() else p.with_name(p.name + ".catalog")
+
+
+def create_empty(folder: Path, d_sae: int, **info: Any) -> Catalog:
+    """A catalog with no statistics yet (labels can be imported into it)."""
+    folder = Path(folder)
+    if (folder / MANIFEST).is_file():
+        cat = Catalog(folder)
+        if cat.d_sae != d_sae:
+            raise InputError(f"{folder}: this catalog is for an SAE with {cat.d_sae} features, "
+                             f"not {d_sae}")
+        return cat
+    manifest = {"format": FORMAT, "version": VERSION, "d_sae": int(d_sae), "built": False, **info}
+    atomic_write_json(folder / MANIFEST, manifest, indent=1)
+    return Catalog(folder)
+
+
+def open_catalog_for(sae_path: Path | str | None, d_sae: int) -> Catalog | None:
+    """The catalog stored beside the SAE at `sae_path`, or None when there is none. A catalog
+    for another number of features is an error: it belongs to another SAE."""
+    if sae_path is None:
+        return None
+    folder = catalog_folder_for(sae_path)
+    if not (folder / MANIFEST).is_file():
+        return None
+    cat = Catalog(folder)
+    if cat.d_sae != d_sae:
+        raise InputError(f"{folder}: this catalog describes {cat.d_sae} features but the SAE has "
+                         f"{d_sae}; it belongs to another SAE (move it away or rebuild it)")
+    return cat

@@ -1,0 +1,62 @@
+"""Tiny models, SAEs and catalogs for the catalog tests (built once per test session)."""
+
+import pytest
+import torch
+
+from tiny import make_model, make_sae
+
+# Short texts: each fits one chunk, so a snippet window (32 before, 32 after) is the whole
+# chunk and its values can be checked against a direct encode.
+TEXTS = [
+    {"text": "the quick brown fox jumps over the lazy dog.", "lang": "en"},
+    {"text": "Der schnelle braune Fuchs springt.", "lang": "de"},
+    {"text": "El zorro marron salta sobre el perro.", "lang": "es"},
+    {"text": "hello world, steering models is fun!", "lang": "en"},
+    {"text": "0123456789 the lazy dog", "lang": "en"},
+    {"text": "Der Fuchs springt über den Hund.", "lang": "de"},
+    {"text": "the fox and the dog", "lang": "en"},
+    {"text": "steering the brown fox", "lang": "en"},
+    {"text": "El perro salta.", "lang": "es"},
+    {"text": "quick quick quick brown", "lang": "en"},
+    {"text": "models is fun, hello!", "lang": "en"},
+    {"text": "springt schnelle Fuchs Der", "lang": "de"},
+]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The test machine is shared: one thread makes tiny models ~10x faster, not slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def cat_model_dir(tmp_path_factory):
+    return make_model(tmp_path_factory.mktemp("catmodel"), "llama", d=32, layers=2)
+
+
+@pytest.fixture(scope="session")
+def cat_sae_dir(tmp_path_factory):
+    return make_sae(tmp_path_factory.mktemp("catsae") / "sae", d_in=32, d_sae=64, arch="relu",
+                    hook="blocks.0.hook_resid_post")
+
+
+@pytest.fixture(scope="session")
+def cat_session(cat_model_dir, cat_sae_dir):
+    from steerdesk.engine.session import open_session
+
+    torch.set_num_threads(1)
+    return open_session(cat_model_dir, cat_sae_dir, device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def built(cat_session, tmp_path_factory):
+    """A catalog built from TEXTS into a folder of its own: (session, catalog folder)."""
+    from steerdesk.engine.catalog import build_catalog
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("built") / "catalog"
+    build_catalog(cat_session, TEXTS, out, context=64, batch_size=4, top_k=5, window=(32, 32))
+    return cat_session, out
