@@ -166,7 +166,20 @@ def train(
 
     `after_training(model)` may return extra entries for metrics.json (e.g. sample texts).
     """
+    previous_threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
+    try:
+        return _train(
+            train_streams, val_streams, tokenizer_dir, work_dir, out_dir, shape, settings,
+            eot_id, log, after_training,
+        )
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(
+    train_streams, val_streams, tokenizer_dir, work_dir, out_dir, shape, settings, eot_id, log, after_training
+) -> dict:
     work_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = work_dir / "checkpoint.pt"
 
