@@ -1,0 +1,97 @@
+"""Opening pairs: progress, failures that leave the app usable, the pickle question, and the
+screenshot command."""
+
+import pytest
+
+from steerdesk.engine.errors import PickleRefused
+from steerdesk.ui.controller import OpenRequest
+
+
+def test_load_failure_dialog_then_app_still_works(make_window, qtbot, dialogs, tmp_path,
+                                                  ui_model_dir, ui_sae_dir):
+    w = make_window()
+    with qtbot.waitSignal(w.error_shown, timeout=10000):
+        w.open_pair(OpenRequest(str(tmp_path / "no-such-model"), str(ui_sae_dir)))
+    assert dialogs[-1][0] == "warning"
+    assert "no-such-model" in dialogs[-1][2]
+    assert not w.progress.isVisible()
+    # Still usable: a good pair opens and generates.
+    with qtbot.waitSignal(w.session_ready, timeout=30000):
+        w.open_pair(OpenRequest(str(ui_model_dir), str(ui_sae_dir)))
+    assert w.browser.model.rowCount() == 64
+    w.compare.max_tokens.setValue(3)
+    with qtbot.waitSignal(w.generation_finished, timeout=10000):
+        w.generate()
+    assert w.c.run.done.reason in ("length", "eos")
+
+
+def test_generate_without_model_explains(make_window, dialogs):
+    w = make_window()
+    w.generate()
+    assert "open a model" in dialogs[-1][2]
+
+
+def test_pickle_question_then_retry(make_window, qtbot, dialogs, monkeypatch, ui_session,
+                                    ui_model_dir, ui_sae_dir):
+    import steerdesk.engine.session as session_mod
+
+    calls = []
+
+    def fake_open(model, sae, *, allow_pickle=False, **kw):
+        calls.append(allow_pickle)
+        if not allow_pickle:
+            raise PickleRefused(f"{sae}: is a pickle file; pass --allow-pickle")
+        return ui_session
+
+    monkeypatch.setattr(session_mod, "open_session", fake_open)
+    w = make_window()
+    with qtbot.waitSignal(w.session_ready, timeout=10000):
+        w.open_pair(OpenRequest(str(ui_model_dir), str(ui_sae_dir)))
+    assert calls == [False, True]
+    assert dialogs[-1][0] == "question"
+
+
+def test_screenshot_command(tmp_path, ui_model_dir, ui_sae_dir, qapp):
+    from steerdesk.cli.gui import main
+
+    out = tmp_path / "shot.png"
+    code = main(["--model", str(ui_model_dir), "--sae", str(ui_sae_dir),
+                 "--screenshot", str(out), "--prompt", "hello"])
+    assert code == 0
+    assert out.is_file() and out.stat().st_size > 10000
+
+
+def test_screenshot_command_fails_cleanly(tmp_path, ui_sae_dir, qapp, capsys):
+    from steerdesk.cli.gui import main
+
+    code = main(["--model", str(tmp_path / "nothing"), "--sae", str(ui_sae_dir),
+                 "--screenshot", str(tmp_path / "x.png")])
+    assert code != 0
+    assert not (tmp_path / "x.png").exists()
+    assert "nothing" in capsys.readouterr().err
+
+
+def test_gui_args_listed_in_help():
+    import argparse
+
+    from steerdesk.cli.gui import add_gui_args
+
+    p = argparse.ArgumentParser()
+    add_gui_args(p)
+    text = p.format_help()
+    for flag in ("--model", "--sae", "--screenshot", "--preset", "--presentation"):
+        assert flag in text
+
+
+@pytest.mark.skipif(not __import__("steerdesk.engine.pack", fromlist=["x"]).pocket_available(),
+                    reason="the pocket pack is not built")
+def test_pocket_pack_opens_and_generates(make_window, qtbot):
+    from steerdesk.engine import pack
+
+    w = make_window()
+    with qtbot.waitSignal(w.session_ready, timeout=120000):
+        w.open_pair(OpenRequest(str(pack.pocket_model()), str(pack.pocket_sae())))
+    w.compare.max_tokens.setValue(8)
+    with qtbot.waitSignal(w.generation_finished, timeout=60000):
+        w.generate()
+    assert w.c.run.rows[0].tokens
