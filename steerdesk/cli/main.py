@@ -30,8 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # the app's module is optional for a CLI-only install
         gui = None
     if gui is not None:
-        app = parser.add_argument_group("desktop app (no subcommand)")
-        gui.add_gui_args(app)
+        gui.add_gui_args(parser)  # listed in --help; the app parses them itself
     return parser
 
 

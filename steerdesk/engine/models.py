@@ -85,6 +85,8 @@ def load_model(name_or_path: str | Path, *, device: str | None = "auto", dtype: 
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # steerdesk reports progress itself
+    # Rows of one prompt never need padding, so transformers' attention-mask advice is noise.
+    hf_logging.set_verbosity_error()
     progress = progress or _no_progress
     progress(0.0, f"Finding {name_or_path}")
     path = resolve_model_path(name_or_path)

@@ -1,0 +1,129 @@
+"""The CLI as a user runs it: a real process, its stdout, stderr and exit code."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from tiny import make_model, make_sae
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    return (make_model(root / "model", "gpt2", d=32, layers=2),
+            make_sae(root / "sae", d_in=32, d_sae=48, arch="topk", hook="blocks.1.hook_resid_pre"))
+
+
+def steerdesk(*args):
+    """A real process: exit code, stdout and stderr as a user sees them."""
+    return subprocess.run([sys.executable, "-m", "steerdesk.cli.main", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def steerdesk_here(capsys, *args):
+    """The same entry point in this process (no torch start-up per call)."""
+    from types import SimpleNamespace
+
+    from steerdesk.cli.main import main
+
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+
+def test_generate_json(pair):
+    model, sae = pair
+    run = steerdesk("generate", "--model", model, "--sae", sae, "--prompt", "the quick",
+                    "--steer", "3=9", "--steer", "4=0,5=2", "--max-new-tokens", "5",
+                    "--watch", "3,5", "--json")
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert set(out) == {"config", "prompt", "baseline", "steered"}
+    assert out["config"]["sae"]["hook"] == "blocks.1.hook_resid_pre"
+    first = out["prompt"]["tokens"][0]
+    assert first["id"] == 0 and first["text"] == "<|endoftext|>"  # BOS is in prompt.tokens
+    assert set(first["activations"]) == {"3", "5"}
+    assert [s["spec"] for s in out["steered"]] == ["add 3=9", "add 4=0, add 5=2"]
+    for row in [out["baseline"], *out["steered"]]:
+        assert len(row["tokens"]) == 5
+        assert "".join(t["text"] for t in row["tokens"]) == row["text"]
+        assert all(t["logprob"] <= 0 and math.isfinite(t["logprob"]) for t in row["tokens"])
+    assert out["steered"][0]["text"] != out["baseline"]["text"]
+
+
+def test_generate_text_output(capsys, pair):
+    model, sae = pair
+    run = steerdesk_here(capsys, "generate", "--model", model, "--sae", sae, "--prompt", "hi",
+                    "--steer", "1=2", "--max-new-tokens", "3")
+    assert run.returncode == 0, run.stderr
+    assert "=== baseline" in run.stdout and "=== add 1=2" in run.stdout
+
+
+def test_inspect_json(capsys, pair):
+    model, sae = pair
+    run = steerdesk_here(capsys, "inspect", "--model", model, "--sae", sae, "--text", "hello world",
+                    "--top", "4", "--json")
+    assert run.returncode == 0, run.stderr
+    feats = json.loads(run.stdout)["features"]
+    assert 0 < len(feats) <= 4 and feats == sorted(feats, key=lambda f: -f["value"])
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--steer", "999=1"], "feature index 999 is out of range"),
+    (["--steer", "3:1"], "is not IDX=STRENGTH"),
+    (["--watch", "a,b"], "--watch"),
+    (["--hook", "blocks.7.hook_resid_post"], "layer 7 does not exist"),
+    (["--unit", "max", "--steer", "3=1"], "catalog"),
+])
+def test_bad_input_exits_2_with_one_line(capsys, pair, extra, message):
+    model, sae = pair
+    run = steerdesk_here(capsys, "generate", "--model", model, "--sae", sae, "--prompt", "x", *extra)
+    assert run.returncode == 2
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_missing_sae_file(capsys, pair, tmp_path):
+    model, _ = pair
+    run = steerdesk_here(capsys, "generate", "--model", model, "--sae", tmp_path / "none", "--prompt", "x")
+    assert run.returncode == 2 and "none: no such file or folder" in run.stderr
+
+
+def test_pickle_needs_a_yes(capsys, pair, tmp_path):
+    import torch
+
+    model, _ = pair
+    (tmp_path / "sae.pt").write_bytes(b"not really")
+    torch.save({"x": torch.zeros(1)}, tmp_path / "ae.pt")
+    run = steerdesk_here(capsys, "generate", "--model", model, "--sae", tmp_path / "ae.pt", "--prompt", "x")
+    assert run.returncode == 2 and "--allow-pickle" in run.stderr
+
+
+def test_width_mismatch(capsys, pair, tmp_path):
+    model, _ = pair
+    sae = make_sae(tmp_path / "wide", d_in=40, d_sae=16, hook="blocks.0.hook_resid_post")
+    run = steerdesk_here(capsys, "generate", "--model", model, "--sae", sae, "--prompt", "x")
+    assert run.returncode == 2 and "d_in=40 does not match" in run.stderr and "32 wide" in run.stderr
+
+
+def test_nan_weights(capsys, pair, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model, sae = pair
+    bad = tmp_path / "nan"
+    bad.mkdir()
+    (bad / "cfg.json").write_text((sae / "cfg.json").read_text())
+    t = load_file(str(sae / "sae_weights.safetensors"))
+    t["W_dec"][3, 1] = float("nan")
+    save_file(t, str(bad / "sae_weights.safetensors"))
+    run = steerdesk_here(capsys, "generate", "--model", model, "--sae", bad, "--prompt", "x")
+    assert run.returncode == 2 and "'W_dec' holds NaN or Inf" in run.stderr
+
+
+def test_help_lists_subcommands_and_version():
+    run = steerdesk("--help")
+    assert run.returncode == 0 and "generate" in run.stdout and "inspect" in run.stdout
+    assert steerdesk("--version").stdout.startswith("steerdesk ")

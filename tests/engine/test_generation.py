@@ -1,0 +1,108 @@
+import threading
+
+import pytest
+import torch
+
+from steerdesk.engine.errors import InputError
+from steerdesk.engine.generation import (DoneEvent, GenerationRequest, PromptEvent, StepEvent,
+                                         generate, stream)
+from steerdesk.engine.steering import FeatureSteer, SteeringSpec
+
+PROMPT = "hello world, the"
+
+
+def test_greedy_baseline_equals_transformers_generate(session):
+    result = generate(session, GenerationRequest(PROMPT, [SteeringSpec([FeatureSteer(2, 5.0)])],
+                                                 max_new_tokens=10, stop_at_eos=False))
+    ids = torch.tensor([result.prompt.token_ids])
+    with torch.no_grad():
+        plain = session.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                       max_new_tokens=10, min_new_tokens=10)
+    assert [t.token_id for t in result.rows[0].tokens] == plain[0, ids.shape[1]:].tolist()
+
+
+def test_logprob_is_the_natural_log_probability_of_the_chosen_token(session):
+    result = generate(session, GenerationRequest(PROMPT, [], max_new_tokens=3))
+    ids = list(result.prompt.token_ids)
+    for tok in result.rows[0].tokens:
+        with torch.no_grad():
+            logits = session.model(input_ids=torch.tensor([ids])).logits[0, -1]
+        assert tok.logprob == pytest.approx(float(torch.log_softmax(logits, -1)[tok.token_id]),
+                                            abs=1e-4)
+        ids.append(tok.token_id)
+
+
+def test_text_pieces_join_to_the_decoded_text(session):
+    result = generate(session, GenerationRequest(PROMPT, [], max_new_tokens=15, temperature=1.0))
+    row = result.rows[0]
+    assert "".join(t.text for t in row.tokens) == row.text
+    assert row.text == session.tokenizer.decode([t.token_id for t in row.tokens])
+
+
+def test_same_seed_same_text_other_seed_other_text(session):
+    def run(seed):
+        return generate(session, GenerationRequest(PROMPT, [], max_new_tokens=12,
+                                                   temperature=1.0, top_p=0.95, seed=seed)).rows[0].text
+    assert run(1) == run(1)
+    assert len({run(s) for s in range(4)}) > 1
+
+
+def test_repetition_penalty_changes_the_greedy_choice(session):
+    plain = generate(session, GenerationRequest(PROMPT, [], max_new_tokens=12)).rows[0]
+    penalised = generate(session, GenerationRequest(PROMPT, [], max_new_tokens=12,
+                                                    repetition_penalty=5.0)).rows[0]
+    ids = [t.token_id for t in penalised.tokens]
+    assert [t.token_id for t in plain.tokens] != ids
+    assert len(set(ids)) >= len(set(t.token_id for t in plain.tokens))
+
+
+def test_stops_at_eos(session, monkeypatch):
+    free = generate(session, GenerationRequest(PROMPT, [], max_new_tokens=8)).rows[0].tokens
+    eos = free[3].token_id  # make the 4th greedy token the end-of-text token
+    monkeypatch.setattr(session.tokenizer, "eos_token_id", eos, raising=False)
+    monkeypatch.setattr(session.model.generation_config, "eos_token_id", eos)
+    result = generate(session, GenerationRequest(PROMPT, [], max_new_tokens=8))
+    first = next(n for n, t in enumerate(free) if t.token_id == eos)
+    assert len(result.rows[0].tokens) == first + 1 and result.rows[0].tokens[-1].finished
+    assert result.done.reason == "eos"
+
+
+def test_cancel_between_steps_from_another_thread(session):
+    stop = threading.Event()
+    events = []
+    for event in stream(session, GenerationRequest(PROMPT, [], max_new_tokens=200), stop):
+        events.append(event)
+        if isinstance(event, StepEvent) and event.step == 2:
+            threading.Thread(target=stop.set).start()
+            threading.Event().wait(0.05)
+    assert isinstance(events[0], PromptEvent) and isinstance(events[-1], DoneEvent)
+    assert events[-1].reason == "cancelled"
+    assert sum(isinstance(e, StepEvent) for e in events) == 3
+
+
+def test_top_k_features_per_row_are_a_full_encode(session):
+    result = generate(session, GenerationRequest(PROMPT, [], max_new_tokens=2, top_k_features=5))
+    top = result.rows[0].prompt_top_features[-1]
+    assert len(top) == 5 and [v for _, v in top] == sorted((v for _, v in top), reverse=True)
+    captured = []
+    handle = session.hook.register(lambda h: captured.append(h.clone()))
+    with torch.no_grad():
+        session.model(input_ids=torch.tensor([result.prompt.token_ids]))
+    handle.remove()
+    acts = session.sae.encode(captured[0][0, -1])
+    assert [i for i, _ in top] == torch.topk(acts, 5).indices.tolist()
+
+
+def test_chat_mode_applies_the_template(session, monkeypatch):
+    template = "{% for m in messages %}<user>{{ m['content'] }}</user>{% endfor %}<bot>"
+    monkeypatch.setattr(session.tokenizer, "chat_template", template, raising=False)
+    result = generate(session, GenerationRequest("hi", [], max_new_tokens=1, chat=True))
+    assert result.prompt.chat_template_used
+    assert session.tokenizer.decode(result.prompt.token_ids).endswith("<user>hi</user><bot>")
+
+
+def test_bad_requests():
+    with pytest.raises(InputError, match="temperature"):
+        GenerationRequest("x", temperature=-1).validate()
+    with pytest.raises(InputError, match="top-p"):
+        GenerationRequest("x", top_p=0).validate()

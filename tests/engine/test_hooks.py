@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from steerdesk.engine.errors import InputError
+from steerdesk.engine.hooks import resolve_hook
+
+
+def _capture(model, names, ids):
+    seen = {}
+    handles = []
+    for name in names:
+        point = resolve_hook(model, name)
+        handles.append(point.register(lambda h, name=name: seen.__setitem__(name, h.clone())))
+    with torch.no_grad():
+        model(input_ids=ids)
+    for h in handles:
+        h.remove()
+    return seen
+
+
+def test_resid_pre_of_a_block_is_resid_post_of_the_one_before(session):
+    ids = torch.tensor([[0, 5, 9, 12]])
+    seen = _capture(session.model, ["blocks.1.hook_resid_pre", "blocks.0.hook_resid_post",
+                                    "layers.0"], ids)
+    assert torch.equal(seen["blocks.1.hook_resid_pre"], seen["blocks.0.hook_resid_post"])
+    assert torch.equal(seen["layers.0"], seen["blocks.0.hook_resid_post"])
+
+
+def test_resid_pre_of_block_0_is_the_embedding(session):
+    ids = torch.tensor([[0, 5, 9]])
+    seen = _capture(session.model, ["blocks.0.hook_resid_pre"], ids)
+    emb = session.model.get_input_embeddings()(ids)
+    assert torch.allclose(seen["blocks.0.hook_resid_pre"], emb)
+
+
+def test_a_hook_that_returns_a_tensor_changes_what_the_model_carries(session):
+    ids = torch.tensor([[0, 5, 9]])
+    with torch.no_grad():
+        plain = session.model(input_ids=ids).logits
+    handle = resolve_hook(session.model, "blocks.1.hook_resid_pre").register(lambda h: h * 0)
+    with torch.no_grad():
+        zeroed = session.model(input_ids=ids).logits
+    handle.remove()
+    assert not torch.allclose(plain, zeroed)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("blocks.9.hook_resid_post", "layer 9 does not exist; this model has 3 layers"),
+    ("blocks.1.hook_resid_mid", "no module boundary"),
+    ("nonsense.hook", "not a TransformerLens hook name"),
+    ("", "pass --hook NAME"),
+])
+def test_bad_hook_names(session, name, message):
+    with pytest.raises(InputError, match=message):
+        resolve_hook(session.model, name)
