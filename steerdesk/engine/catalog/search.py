@@ -21,6 +21,25 @@ from steerdesk.engine.errors import InputError
 EXACT, SUBSTRING, ALL_WORDS, FUZZY = 4.0, 2.0, 1.0, 0.0
 
 
+_WORD = re.compile(r"\w+")
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance (Levenshtein plus adjacent swaps)."""
+    prev2 = None
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if (prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2]
+                    and a[i - 2] == b[j - 1]):
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
 # ---- words ------------------------------------------------------------------------------
 class WordIndex:
     """Lower-cased labels joined into one string (for substring scans in C), an exact-match
@@ -40,6 +59,7 @@ class WordIndex:
             if s:
                 self.exact.setdefault(s.strip(), []).append(i)
         self._tri: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._wd: tuple[dict[str, list[int]], dict[str, list[str]]] | None = None
 
     # byte trigrams of " label " -> (sorted codes, label ids in that order, per-label count)
     def _trigrams(self):
@@ -61,6 +81,49 @@ class WordIndex:
             per_label = np.bincount(lab, minlength=self.n)
             self._tri = (code_sorted, lab_sorted, per_label, np.unique(code_sorted))
         return self._tri
+
+    # word-level index: word -> labels, and deletion neighbourhoods (SymSpell-style)
+    def _words(self):
+        if self._wd is None:
+            postings: dict[str, list[int]] = {}
+            for i, s in enumerate(self.lower):
+                for w in set(_WORD.findall(s)):
+                    postings.setdefault(w, []).append(i)
+            deletes: dict[str, list[str]] = {}
+            for w in postings:
+                if 3 <= len(w) <= 24:
+                    for key in {w, *(w[:j] + w[j + 1:] for j in range(len(w)))}:
+                        deletes.setdefault(key, []).append(w)
+            self._wd = (postings, deletes)
+        return self._wd
+
+    def _word_fuzzy(self, q: str) -> dict[int, float]:
+        qwords = _WORD.findall(q)
+        if not qwords or self.n == 0:
+            return {}
+        postings, deletes = self._words()
+        per_label: dict[int, float] = {}
+        for qw in qwords:
+            best: dict[int, float] = {}
+            if qw in postings:
+                for i in postings[qw]:
+                    best[i] = 1.0
+            if len(qw) >= 3:
+                cands = set()
+                for key in {qw, *(qw[:j] + qw[j + 1:] for j in range(len(qw)))}:
+                    cands.update(deletes.get(key, ()))
+                for w in cands:
+                    if w == qw:
+                        continue
+                    d = _edit_distance(qw, w)
+                    if d <= (1 if len(qw) <= 5 else 2):
+                        sim = 1.0 - d / max(len(qw), len(w))
+                        for i in postings[w]:
+                            if best.get(i, 0.0) < sim:
+                                best[i] = sim
+            for i, sim in best.items():
+                per_label[i] = per_label.get(i, 0.0) + sim / len(qwords)
+        return {i: 0.99 * v for i, v in per_label.items() if v >= 0.5}
 
     @staticmethod
     def _query_codes(q: str) -> np.ndarray:
@@ -129,6 +192,11 @@ class WordIndex:
                     for i, s in zip(cand.tolist(), fz.tolist()):
                         if i not in scores:
                             scores[i] = FUZZY + min(0.99, s)
+        # fuzzy: query words within a small edit distance of label words (typos, swaps)
+        for i, sc in self._word_fuzzy(q).items():
+            if i not in scores or (scores[i] < SUBSTRING and scores[i] < FUZZY + sc):
+                if i not in scores or scores[i] < ALL_WORDS:
+                    scores[i] = max(scores.get(i, 0.0), FUZZY + sc)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(int(i), float(s)) for i, s in ranked[:limit]]
 

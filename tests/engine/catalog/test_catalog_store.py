@@ -111,7 +111,6 @@ def test_lazy_open_reads_no_snippets(built, monkeypatch):
     i = int(torch.argmax(cat.max_activations()))
     rec = cat.feature(i)
     assert rec.snippets
-    assert all(mode_ok for mode_ok in (True,))
     # every snippet array was memory-mapped, not read
     assert sorted(p.rsplit("/", 1)[1] for p in loads) == sorted(f"{n}.npy" for n in store.SNIPPET_ARRAYS)
     # reading feature i touches only feature i's slices
