@@ -42,163 +42,190 @@ def _edit_distance(a: str, b: str) -> int:
 
 # ---- words ------------------------------------------------------------------------------
 class WordIndex:
-    """Lower-cased labels joined into one string (for substring scans in C), an exact-match
-    table, and a byte-trigram inverted index (for fuzzy matches), built with numpy."""
+    """Search structures over lower-cased labels, built once (about a second for 131k labels):
+
+    - an exact-label table;
+    - the labels' words (\\w+ runs) as a vocabulary, with a posting array word -> labels, so
+      that a substring of a word is found by scanning the (small) vocabulary, not the labels;
+    - the labels joined into one string, for queries with punctuation (scanned in C);
+    - deletion neighbourhoods of the vocabulary (SymSpell), for words within a small edit
+      distance of the query's words (typos, swapped letters).
+
+    All per-label scoring is done on numpy arrays of length n."""
 
     def __init__(self, labels: Sequence[str]):
         self.n = len(labels)
         self.lower = [s.lower().replace("\n", " ") for s in labels]
-        self.blob = "\n".join(self.lower)
-        lens = np.fromiter((len(s) for s in self.lower), dtype=np.int64, count=self.n)
-        self.starts = np.zeros(self.n, dtype=np.int64)
-        if self.n:
-            self.starts[1:] = np.cumsum(lens[:-1] + 1)
-        self.lens = lens
+        self.lens = np.fromiter((max(1, len(s.strip())) for s in self.lower), dtype=np.float64,
+                                count=self.n)
         self.exact: dict[str, list[int]] = {}
+        vocab: dict[str, int] = {}
+        post_w: list[int] = []
+        post_l: list[int] = []
+        findall = _WORD.findall
         for i, s in enumerate(self.lower):
-            if s:
-                self.exact.setdefault(s.strip(), []).append(i)
-        self._tri: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._wd: tuple[dict[str, list[int]], dict[str, list[str]]] | None = None
+            if not s:
+                continue
+            self.exact.setdefault(s.strip(), []).append(i)
+            for w in set(findall(s)):
+                j = vocab.get(w)
+                if j is None:
+                    j = vocab[w] = len(vocab)
+                post_w.append(j)
+                post_l.append(i)
+        self.vocab = list(vocab)
+        self.vocab_id = vocab
+        words = np.asarray(post_w, dtype=np.int64)
+        order = np.argsort(words, kind="stable")
+        self.post_words = words[order]                       # sorted: CSR by word
+        self.post_labels = np.asarray(post_l, dtype=np.int64)[order]
+        self.ptr = np.searchsorted(self.post_words, np.arange(len(vocab) + 1))
+        vlens = np.fromiter((len(w) for w in self.vocab), dtype=np.int64, count=len(self.vocab))
+        self.vstarts = np.zeros(len(self.vocab), dtype=np.int64)
+        if len(self.vocab):
+            self.vstarts[1:] = np.cumsum(vlens[:-1] + 1)
+        self.vblob = "\n".join(self.vocab)
+        self._blob: tuple[str, np.ndarray] | None = None
+        self._deletes: dict[str, list[int]] | None = None
 
-    # byte trigrams of " label " -> (sorted codes, label ids in that order, per-label count)
-    def _trigrams(self):
-        if self._tri is None:
-            raw = np.frombuffer(("\n".join(f" {s} " for s in self.lower)).encode("utf-8"),
-                                dtype=np.uint8).astype(np.int64)
-            if raw.size < 3:
-                empty = np.zeros(0, dtype=np.int64)
-                self._tri = (empty, empty, np.zeros(self.n, dtype=np.int64), empty)
-                return self._tri
-            codes = (raw[:-2] << 16) | (raw[1:-1] << 8) | raw[2:]
-            nl = raw == 10
-            line = np.cumsum(nl)[:-2]                      # label id of each trigram start
-            ok = ~(nl[:-2] | nl[1:-1] | nl[2:])
-            key = np.unique(line[ok] * (1 << 24) + codes[ok])
-            lab, code = key >> 24, key & ((1 << 24) - 1)
-            order = np.argsort(code, kind="stable")
-            code_sorted, lab_sorted = code[order], lab[order]
-            per_label = np.bincount(lab, minlength=self.n)
-            self._tri = (code_sorted, lab_sorted, per_label, np.unique(code_sorted))
-        return self._tri
+    # ---- building blocks ------------------------------------------------------------
+    def _postings(self, wids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(label ids, the position in `wids` of the word that put each there)."""
+        if wids.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if wids.size <= 512:
+            lo, hi = self.ptr[wids], self.ptr[wids + 1]
+            parts = [self.post_labels[a:b] for a, b in zip(lo.tolist(), hi.tolist())]
+            which = np.repeat(np.arange(wids.size), hi - lo)
+            return np.concatenate(parts), which
+        slot = np.full(len(self.vocab), -1, dtype=np.int64)
+        slot[wids] = np.arange(wids.size)
+        per = slot[self.post_words]
+        sel = np.nonzero(per >= 0)[0]
+        return self.post_labels[sel], per[sel]
 
-    # word-level index: word -> labels, and deletion neighbourhoods (SymSpell-style)
-    def _words(self):
-        if self._wd is None:
-            postings: dict[str, list[int]] = {}
-            for i, s in enumerate(self.lower):
-                for w in set(_WORD.findall(s)):
-                    postings.setdefault(w, []).append(i)
-            deletes: dict[str, list[str]] = {}
-            for w in postings:
+    def _labels_with(self, wids: np.ndarray) -> np.ndarray:
+        """A bool [n] mask of labels having at least one of the words `wids`."""
+        out = np.zeros(self.n, dtype=bool)
+        out[self._postings(wids)[0]] = True
+        return out
+
+    def _word_substring(self, qw: str) -> tuple[np.ndarray, np.ndarray]:
+        """Labels with a word containing qw, and labels with a word starting with it."""
+        pos = np.fromiter((m.start() for m in re.finditer(re.escape(qw), self.vblob)),
+                          dtype=np.int64)
+        if not pos.size:
+            empty = np.zeros(self.n, dtype=bool)
+            return empty, empty
+        wid = np.searchsorted(self.vstarts, pos, side="right") - 1
+        return (self._labels_with(np.unique(wid)),
+                self._labels_with(np.unique(wid[pos == self.vstarts[wid]])))
+
+    def _blob_substring(self, q: str) -> np.ndarray:
+        if self._blob is None:
+            lens = np.fromiter((len(s) for s in self.lower), dtype=np.int64, count=self.n)
+            starts = np.zeros(self.n, dtype=np.int64)
+            if self.n:
+                starts[1:] = np.cumsum(lens[:-1] + 1)
+            self._blob = ("\n".join(self.lower), starts)
+        blob, starts = self._blob
+        out = np.zeros(self.n, dtype=bool)
+        pos = np.fromiter((m.start() for m in re.finditer(re.escape(q), blob)), dtype=np.int64)
+        if pos.size:
+            out[np.searchsorted(starts, pos, side="right") - 1] = True
+        return out
+
+    def _deletes_index(self) -> dict[str, list[int]]:
+        if self._deletes is None:
+            d: dict[str, list[int]] = {}
+            for j, w in enumerate(self.vocab):
                 if 3 <= len(w) <= 24:
-                    for key in {w, *(w[:j] + w[j + 1:] for j in range(len(w)))}:
-                        deletes.setdefault(key, []).append(w)
-            self._wd = (postings, deletes)
-        return self._wd
+                    for key in {w, *(w[:k] + w[k + 1:] for k in range(len(w)))}:
+                        d.setdefault(key, []).append(j)
+            self._deletes = d
+        return self._deletes
 
-    def _word_fuzzy(self, q: str) -> dict[int, float]:
-        qwords = _WORD.findall(q)
-        if not qwords or self.n == 0:
-            return {}
-        postings, deletes = self._words()
-        per_label: dict[int, float] = {}
+    def _fuzzy(self, qwords: list[str]) -> np.ndarray:
+        """Per label: the mean over query words of the best similarity (1 - edit distance /
+        length) of a label word to it; words further than 1 (short) or 2 edits count 0."""
+        total = np.zeros(self.n)
         for qw in qwords:
-            best: dict[int, float] = {}
-            if qw in postings:
-                for i in postings[qw]:
-                    best[i] = 1.0
+            sims: dict[int, float] = {}
+            j = self.vocab_id.get(qw)
+            if j is not None:
+                sims[j] = 1.0
             if len(qw) >= 3:
-                cands = set()
-                for key in {qw, *(qw[:j] + qw[j + 1:] for j in range(len(qw)))}:
+                deletes = self._deletes_index()
+                cands: set[int] = set()
+                for key in {qw, *(qw[:k] + qw[k + 1:] for k in range(len(qw)))}:
                     cands.update(deletes.get(key, ()))
-                for w in cands:
-                    if w == qw:
+                for c in cands:
+                    if c in sims:
                         continue
+                    w = self.vocab[c]
                     d = _edit_distance(qw, w)
                     if d <= (1 if len(qw) <= 5 else 2):
-                        sim = 1.0 - d / max(len(qw), len(w))
-                        for i in postings[w]:
-                            if best.get(i, 0.0) < sim:
-                                best[i] = sim
-            for i, sim in best.items():
-                per_label[i] = per_label.get(i, 0.0) + sim / len(qwords)
-        return {i: 0.99 * v for i, v in per_label.items() if v >= 0.5}
+                        sims[c] = 1.0 - d / max(len(qw), len(w))
+            if not sims:
+                continue
+            wids = np.fromiter(sims, dtype=np.int64, count=len(sims))
+            vals = np.fromiter(sims.values(), dtype=np.float64, count=len(sims))
+            labels, which = self._postings(wids)
+            best = np.zeros(self.n)
+            if len(sims) == 1:
+                best[labels] = vals[0]
+            else:
+                np.maximum.at(best, labels, vals[which])
+            total += best
+        return total / max(1, len(qwords))
 
-    @staticmethod
-    def _query_codes(q: str) -> np.ndarray:
-        raw = np.frombuffer(f" {q} ".encode("utf-8"), dtype=np.uint8).astype(np.int64)
-        if raw.size < 3:
-            return np.zeros(0, dtype=np.int64)
-        return np.unique((raw[:-2] << 16) | (raw[1:-1] << 8) | raw[2:])
-
-    def _substring_hits(self, q: str) -> np.ndarray:
-        """Ids of labels containing q (one regex match per label, scanned in C)."""
-        if not q:
-            return np.zeros(0, dtype=np.int64)
-        pat = re.compile(r"(?m)^[^\n]*?" + re.escape(q))
-        starts = [m.start() for m in pat.finditer(self.blob)]
-        if not starts:
-            return np.zeros(0, dtype=np.int64)
-        return np.searchsorted(self.starts, np.asarray(starts, dtype=np.int64), side="right") - 1
-
-    def search(self, query: str, limit: int = 50, fuzzy_min: float = 0.45
+    # ---- the search -----------------------------------------------------------------
+    def search(self, query: str, limit: int = 50, fuzzy_min: float = 0.5
                ) -> list[tuple[int, float]]:
         q = " ".join(query.lower().split())
         if not q or self.n == 0:
             return []
-        scores: dict[int, float] = {}
+        qwords = _WORD.findall(q)
+        score = np.full(self.n, -1.0)
+        # fuzzy (0..1): words within a small edit distance
+        if qwords:
+            fz = self._fuzzy(qwords)
+            ok = fz >= fuzzy_min
+            score[ok] = FUZZY + 0.99 * fz[ok]
+        # substring (2..3): better at a word start, and the more of the label it covers
+        plain_word = len(qwords) == 1 and qwords[0] == q
+        if plain_word:
+            sub, at_start = self._word_substring(q)
+        elif qwords:
+            cand = np.ones(self.n, dtype=bool)
+            at_start = None
+            for w in qwords:
+                has, starts = self._word_substring(w)
+                cand &= has
+                if at_start is None:
+                    at_start = starts if q[0].isalnum() else np.ones(self.n, dtype=bool)
+            ids = np.nonzero(cand)[0]
+            # all words, any order (1..2)
+            score[ids] = np.maximum(score[ids], ALL_WORDS + 0.99 * len(q)
+                                    / np.maximum(len(q), self.lens[ids]))
+            # the whole query as it is: checked only where all its words are
+            lower = self.lower
+            sub = np.zeros(self.n, dtype=bool)
+            sub[[i for i in ids.tolist() if q in lower[i]]] = True
+        else:
+            sub = self._blob_substring(q)
+            at_start = np.ones(self.n, dtype=bool)
+        if sub.any():
+            ids = np.nonzero(sub)[0]
+            score[ids] = (SUBSTRING + 0.5 * at_start[ids]
+                          + 0.49 * np.minimum(1.0, len(q) / self.lens[ids]))
         for i in self.exact.get(q, []):
-            scores[i] = EXACT
-        # substring: better when it starts a word, and when it covers more of the label
-        hits = self._substring_hits(q)
-        if hits.size:
-            for i in hits.tolist():
-                if i in scores:
-                    continue
-                s = self.lower[i]
-                p = s.find(q)
-                word_start = p == 0 or not s[p - 1].isalnum()
-                scores[i] = SUBSTRING + 0.5 * word_start + 0.49 * len(q) / max(1, len(s.strip()))
-        # every word of a multi-word query, in any order
-        words = q.split()
-        if len(words) > 1:
-            common = None
-            for w in words:
-                h = set(self._substring_hits(w).tolist())
-                common = h if common is None else common & h
-                if not common:
-                    break
-            for i in common or ():
-                if i not in scores:
-                    scores[i] = ALL_WORDS + 0.99 * len(q) / max(len(q), len(self.lower[i]))
-        # fuzzy: shared byte trigrams (typos, word forms)
-        qc = self._query_codes(q)
-        if qc.size:
-            code_sorted, lab_sorted, per_label, _ = self._trigrams()
-            lo = np.searchsorted(code_sorted, qc, side="left")
-            hi = np.searchsorted(code_sorted, qc, side="right")
-            parts = [lab_sorted[a:b] for a, b in zip(lo.tolist(), hi.tolist()) if b > a]
-            if parts:
-                shared = np.bincount(np.concatenate(parts), minlength=self.n)
-                contain = shared / qc.size
-                cand = np.nonzero(contain >= fuzzy_min)[0]
-                if cand.size:
-                    jac = shared[cand] / (qc.size + per_label[cand] - shared[cand])
-                    fz = 0.99 * (0.75 * contain[cand] + 0.25 * jac)
-                    if cand.size > 4 * limit:
-                        best = np.argpartition(-fz, 4 * limit)[: 4 * limit]
-                        cand, fz = cand[best], fz[best]
-                    for i, s in zip(cand.tolist(), fz.tolist()):
-                        if i not in scores:
-                            scores[i] = FUZZY + min(0.99, s)
-        # fuzzy: query words within a small edit distance of label words (typos, swaps)
-        for i, sc in self._word_fuzzy(q).items():
-            if i not in scores or (scores[i] < SUBSTRING and scores[i] < FUZZY + sc):
-                if i not in scores or scores[i] < ALL_WORDS:
-                    scores[i] = max(scores.get(i, 0.0), FUZZY + sc)
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(int(i), float(s)) for i, s in ranked[:limit]]
+            score[i] = EXACT
+        hits = np.nonzero(score >= 0)[0]
+        if hits.size > limit:
+            hits = hits[np.argpartition(-score[hits], limit - 1)[:limit]]
+        hits = hits[np.lexsort((hits, -score[hits]))]
+        return [(int(i), float(score[i])) for i in hits]
 
 
 def word_index(catalog_or_labels) -> WordIndex:
