@@ -49,7 +49,7 @@ class CompareView(QWidget):
         super().__init__(parent)
         self.prompt = QPlainTextEdit(DEFAULT_PROMPT)
         self.prompt.setPlaceholderText("Type a prompt, then press Generate (Ctrl+Enter)")
-        self.prompt.setMaximumHeight(90)
+        self.prompt.setMaximumHeight(self.fontMetrics().lineSpacing() * 4 + 12)
         self._lights_menu(self.prompt)
 
         self.mode = QComboBox()
@@ -92,6 +92,7 @@ class CompareView(QWidget):
                                         "unit)")
         self.sweep_strengths.setFixedWidth(self.fontMetrics().horizontalAdvance("0, 2, 4, 8, 16") + 16)
         self.sweep_feature.setMinimumWidth(160)
+        self.sweep_feature.setMaximumWidth(320)
         self.sweep.toggled.connect(self._sweep_toggled)
         self._sweep_toggled(False)
 
@@ -106,6 +107,7 @@ class CompareView(QWidget):
         self.stop_button.clicked.connect(self.stop_clicked)
         self.status = QLabel("")
         self.status.setObjectName("hint")
+        # (the window shows it in its status bar, where long messages have room)
 
         controls = QHBoxLayout()
         for label, w in (("Mode", self.mode), ("Max tokens", self.max_tokens),
@@ -120,10 +122,11 @@ class CompareView(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button)
         buttons.addWidget(self.stop_button)
-        buttons.addWidget(self.status, 1)
+        buttons.addSpacing(12)
         buttons.addWidget(self.sweep)
         buttons.addWidget(self.sweep_feature)
         buttons.addWidget(self.sweep_strengths)
+        buttons.addStretch(1)
 
         self.columns_split = QSplitter(Qt.Horizontal)
         self.columns: list[OutputColumn] = []
@@ -183,8 +186,8 @@ class CompareView(QWidget):
         return Sweep(int(self.sweep_feature.currentData()), values)
 
     def _sweep_toggled(self, on: bool) -> None:
-        self.sweep_feature.setEnabled(on)
-        self.sweep_strengths.setEnabled(on)
+        self.sweep_feature.setVisible(on)
+        self.sweep_strengths.setVisible(on)
 
     # -- outputs -----------------------------------------------------------------------------
     def start(self, record: RunRecord, label_of) -> None:

@@ -96,11 +96,12 @@ class Controller(QObject):
         self.open_request = request
 
         def load(job: Job):
-            return open_session(request.model, request.sae, hook=request.hook,
-                                device=request.device, dtype=request.dtype,
-                                allow_pickle=request.allow_pickle,
-                                trust_remote_code=request.trust_remote_code,
-                                progress=lambda f, m: job.emit((f, m)))
+            session = open_session(request.model, request.sae, hook=request.hook,
+                                   device=request.device, dtype=request.dtype,
+                                   allow_pickle=request.allow_pickle,
+                                   trust_remote_code=request.trust_remote_code,
+                                   progress=lambda f, m: job.emit((f, m)))
+            return session, _feature_source(session)
 
         self._load_job = self.worker.submit("load", load)
         self.loading.emit(request)
@@ -108,7 +109,8 @@ class Controller(QObject):
     def adopt(self, session, request: OpenRequest) -> None:
         """Use a session opened elsewhere (tests, embedding) as if it had just loaded."""
         self.open_request = request
-        self._load_job = self.worker.submit("load", lambda job: session)
+        self._load_job = self.worker.submit("load",
+                                            lambda job: (session, _feature_source(session)))
 
     def is_loading(self) -> bool:
         return self._load_job is not None
@@ -154,7 +156,9 @@ class Controller(QObject):
                                     temperature=sampling.temperature, top_p=sampling.top_p,
                                     seed=sampling.seed, chat=sampling.chat, watch=watch,
                                     top_k_features=TOP_FEATURES_PER_TOKEN)
-        record = RunRecord(prompt, watch, ["no steering"] + [s.describe() for s in specs],
+        label_of = self.features.label if self.features else (lambda i: f"feature {i}")
+        record = RunRecord(prompt, watch,
+                           ["no steering"] + [describe_spec(s, label_of) for s in specs],
                            ["baseline"] + titles)
         self.run = record
         session = self.session
@@ -200,8 +204,8 @@ class Controller(QObject):
             self.run_finished.emit(self.run)
         elif kind == "load" and self._load_job is not None and job_id == self._load_job.id:
             self._load_job = None
+            result, self.features = result
             self.session = result
-            self.features = FeatureSource.for_session(result)
             if result.catalog is None and self.panel.unit == "max":
                 self.panel.set_unit("raw")  # 'x max' needs the catalog's max activations
             self.session_opened.emit(result)
@@ -222,3 +226,23 @@ class Controller(QObject):
             self.lights_up_failed.emit(exc)
         if not isinstance(exc, InputError):  # a bug, not the user's input: keep the trace
             print(tb, file=sys.stderr)
+
+
+def _feature_source(session) -> FeatureSource:
+    """Built on the worker: reading a big catalog's labels and indexing them takes a moment."""
+    source = FeatureSource.for_session(session)
+    source.warm_up()
+    return source
+
+
+def describe_spec(spec: SteeringSpec, label_of) -> str:
+    """What a column's steering is, in words: 'add #3 German text +4.00x max; ablate #9 ...'."""
+    unit = "x max" if spec.unit == "max" else " raw"
+    parts = []
+    for f in spec.features:
+        name = f"#{f.index} {f.label or label_of(f.index)}"
+        if name.endswith(f"feature {f.index}"):
+            name = f"#{f.index}"
+        parts.append(f"ablate {name}" if f.mode == "ablate"
+                     else f"{f.mode} {name} {f.strength:+.2f}{unit}")
+    return "; ".join(parts) or "no steering (all features off)"

@@ -129,6 +129,17 @@ class FeatureBrowser(QWidget):
     def set_lights_text(self, text: str) -> None:
         self.text.setPlainText(text)
 
+    def reveal(self, index: int) -> None:
+        """Select feature `index` in the list (searching it by number if it is filtered out)."""
+        rows = list(self.model.rows)
+        if index not in rows:
+            self.search.setText(str(index))
+            self.apply_search()
+            rows = list(self.model.rows)
+        if index in rows:
+            self.table.selectRow(rows.index(index))
+            self.table.scrollTo(self.model.index(rows.index(index), 0))
+
     def selected_features(self) -> list[int]:
         return sorted({self.model.feature_at(ix.row())
                        for ix in self.table.selectionModel().selectedRows()})

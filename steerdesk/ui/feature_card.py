@@ -28,6 +28,7 @@ class FeatureCard(QWidget):
         self.title = QLabel("Select a feature to see what it does.")
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.title.setTextFormat(Qt.PlainText)
         f = self.title.font()
         f.setBold(True)
         f.setPointSizeF(f.pointSizeF() * 1.15)
@@ -49,6 +50,7 @@ class FeatureCard(QWidget):
         self.hist.setMouseEnabled(False, False)
         self.hist.hideButtons()
         self.hist.getPlotItem().setLabel("bottom", "activation")
+        self.hist.getAxis("bottom").enableAutoSIPrefix(False)
         self.hist.setToolTip("How often the feature reaches each activation value "
                              "(on the catalog's text, active tokens only)")
         self.hist.hide()
@@ -75,9 +77,12 @@ class FeatureCard(QWidget):
         if src is None or index < 0:
             self.title.setText("Select a feature to see what it does.")
             self.numbers.setText("")
-            self.body.setHtml(NO_CATALOG if src is not None and not src.has_catalog else "")
+            self.body.setHtml(NO_CATALOG if src is not None and not src.has_catalog else
+                              "<p style='color:gray'>Click a feature in the list to see where "
+                              "it fires, which next tokens it promotes, and how often it is "
+                              "active.</p>" if src is not None else "")
             return
-        self.title.setText(f"#{index}  {html.escape(src.label(index))}")
+        self.title.setText(f"#{index}  {src.label(index)}")
         parts = []
         if src.max_act(index) is not None:
             parts.append(f"max activation {src.max_act(index):.2f}")
@@ -96,10 +101,8 @@ class FeatureCard(QWidget):
             edges, counts = list(edges), list(counts)
             if len(counts) and len(edges) == len(counts) + 1:
                 self.hist.clear()
-                xs = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
-                width = (edges[-1] - edges[0]) / max(len(counts), 1)
-                self.hist.addItem(pg.BarGraphItem(x=xs, height=counts, width=width * 0.9,
-                                                  brush=theme.ACCENT))
+                self.hist.addItem(pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=counts,
+                                                  brush=theme.ACCENT, pen=pg.mkPen("w")))
                 self.hist.show()
 
 

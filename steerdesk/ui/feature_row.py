@@ -3,6 +3,8 @@ It shows a PanelRow and reports edits; it never changes the state itself."""
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QToolButton,
                                QVBoxLayout)
@@ -25,8 +27,9 @@ class FeatureRow(QFrame):
     remove_clicked = Signal(int)
     focus_clicked = Signal(int)          # feature index
 
-    def __init__(self, row: PanelRow, colour: str, unit: str, parent=None):
+    def __init__(self, row: PanelRow, colour: str, unit: str, label_of=None, parent=None):
         super().__init__(parent)
+        self.label_of = label_of or (lambda i: "")
         self.uid, self.index = row.uid, row.index
         self.setFrameShape(QFrame.StyledPanel)
         self.swatch = QLabel()
@@ -88,15 +91,27 @@ class FeatureRow(QFrame):
     def show_row(self, row: PanelRow) -> None:
         for w in (self.slider, self.mode, self.enabled):
             w.blockSignals(True)
-        self.title.setText(f"<b>#{row.index}</b> {row.title() if row.label else ''}")
-        self.title.setToolTip(f"{row.title()} (feature {row.index}). Click to tint the output "
-                              "by this feature's activation.")
+        label = row.label or self.label_of(row.index)
+        self._title = (row.index, label)
+        self._elide_title()
+        self.title.setToolTip(f"{html.escape(label or 'feature')} (feature {row.index}). Click "
+                              "to tint the output by this feature's activation.")
         self.slider.setValue(row.strength)
         self.slider.setEnabled(row.mode != "ablate")
         self.mode.setCurrentText(row.mode)
         self.enabled.setChecked(row.enabled)
         for w in (self.slider, self.mode, self.enabled):
             w.blockSignals(False)
+
+    def _elide_title(self) -> None:
+        index, label = self._title
+        short = self.title.fontMetrics().elidedText(label, Qt.ElideRight,
+                                                    max(self.title.width() - 45, 80))
+        self.title.setText(f"<b>#{index}</b> {html.escape(short)}")
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._elide_title()
 
     def set_focused(self, focused: bool) -> None:
         self.setStyleSheet("FeatureRow { border: 2px solid %s; }" % theme.ACCENT

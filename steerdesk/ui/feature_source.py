@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+SEARCH_LIMIT = 2000   # more than anyone scrolls through; keeps ranking cheap at 100k+
+
 
 class FeatureSource:
     def __init__(self, d_sae: int, catalog: Any = None):
@@ -55,9 +57,27 @@ class FeatureSource:
         self._labels[i] = text
         self._lower = None
 
+    def warm_up(self) -> None:
+        """Build the catalog's word index now (on the worker), not on the first keystroke."""
+        if self.catalog is not None:
+            self._catalog_search("warm up")   # two words: builds every lazy part
+
+    def _catalog_search(self, q: str) -> np.ndarray | None:
+        """The catalog's ranked search (exact, substring, all words, then typo-tolerant)."""
+        if self.catalog is None:
+            return None
+        try:
+            from steerdesk.engine.catalog import search_words
+        except ImportError:
+            return None
+        found = _try(lambda: search_words(self.catalog, q, limit=SEARCH_LIMIT))
+        if found is None:
+            return None
+        return np.array([i for i, _ in found], dtype=np.int64)
+
     def search(self, query: str) -> np.ndarray:
-        """Feature indices matching `query`, in index order: a number finds that feature (and
-        those whose number starts with it); words must all occur in the label."""
+        """Feature indices matching `query`: a number finds that feature (and those whose
+        number starts with it); words search the labels, best match first."""
         q = query.strip().lower().lstrip("#")
         if not q:
             return np.arange(self.d_sae)
@@ -73,6 +93,9 @@ class FeatureSource:
             return np.array(sorted(hits), dtype=np.int64)
         if self._labels is None:
             return np.zeros(0, dtype=np.int64)
+        ranked = self._catalog_search(q)
+        if ranked is not None:
+            return ranked
         if self._lower is None:
             self._lower = [s.lower() for s in self._labels]
         words = q.split()

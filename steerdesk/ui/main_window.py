@@ -25,7 +25,7 @@ from steerdesk.ui.compare_view import CompareView
 from steerdesk.ui.controller import Controller, OpenRequest, Sampling
 from steerdesk.ui.feature_browser import FeatureBrowser
 from steerdesk.ui.open_dialog import OpenDialog, pair_text
-from steerdesk.ui.plots import ActivationPlot, HeatmapPlot, colour_map
+from steerdesk.ui.plots import ActivationPlot, HeatmapPlot, colour_map, style_plot
 from steerdesk.ui.steering_panel import SteeringPanel
 
 FRAME_MS = 33          # redraw at most ~30 times a second, however fast tokens come
@@ -71,7 +71,11 @@ class MainWindow(QMainWindow):
         self.main_split.addWidget(self.panel)
         self.main_split.setStretchFactor(1, 1)
         self.main_split.setSizes([340, 760, 380])
-        self.setCentralWidget(self.main_split)
+        central = QWidget()
+        margins = QVBoxLayout(central)
+        margins.setContentsMargins(6, 4, 6, 0)
+        margins.addWidget(self.main_split)
+        self.setCentralWidget(central)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
@@ -79,6 +83,7 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.session_label = QLabel("no model open")
         self.statusBar().addWidget(self.session_label, 1)
+        self.statusBar().addPermanentWidget(self.compare.status)
         self.statusBar().addPermanentWidget(self.progress)
 
         self._build_menus()
@@ -298,8 +303,11 @@ class MainWindow(QMainWindow):
             rate = done.steps / done.seconds if done.seconds > 0 else 0
             why = {"length": "reached max tokens", "eos": "end of text",
                    "cancelled": "stopped"}.get(done.reason, done.reason)
-            self.compare.status.setText(f"{why} · {done.steps} tokens in {done.seconds:.1f} s "
-                                        f"({rate:.0f} tokens/s per column)")
+            self.compare.status.setText(f"{why} · {done.steps} tokens · {done.seconds:.1f} s · "
+                                        f"{rate:.0f} tokens/s")
+            self.compare.status.setToolTip(f"{done.steps} decoding steps for all columns at "
+                                           f"once; first token after "
+                                           f"{(done.first_token_seconds or 0):.2f} s")
         if not self.c.is_generating():
             self.save_settings()
         self.generation_finished.emit(record)
@@ -428,7 +436,13 @@ class MainWindow(QMainWindow):
         else:
             self.main_split.widget(0).show()
             self.showNormal()
-        self.plot.setBackground("k" if on else "w")
+        for plot in (self.plot, self.heatmap.plot, self.browser.card.hist):
+            style_plot(plot, on)
+        for column in self.compare.columns:
+            column.view.invalidate()
+        if on:
+            total = sum(self.main_split.sizes())
+            self.main_split.setSizes([0, int(total * 0.68), int(total * 0.32)])
         self._force_redraw()
 
     # -- dialogs -----------------------------------------------------------------------------

@@ -24,7 +24,9 @@ class ActivationPlot(pg.PlotWidget):
         self.setLabel("bottom", "generated token")
         self.setLabel("left", "activation")
         self.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.addLegend(offset=(-10, 10), labelTextSize="9pt")
+        self.getAxis("left").enableAutoSIPrefix(False)
+        self.legend = self.addLegend(offset=(10, 5), labelTextSize="9pt",
+                                     brush=pg.mkBrush(255, 255, 255, 210), colCount=2)
         self.curves: dict[tuple[int, int], pg.PlotDataItem] = {}
         self.getPlotItem().setMenuEnabled(False)
         self.hint = pg.TextItem("Add features to the steering panel (or select one in the "
@@ -32,14 +34,20 @@ class ActivationPlot(pg.PlotWidget):
                                 color="#666666", anchor=(0.5, 0.5))
         self.hint.setPos(0.5, 0.5)
         self.addItem(self.hint)
+        for axis in ("left", "bottom"):
+            self.getPlotItem().showAxis(axis, False)
         self.setToolTip("Activation of each steering feature at every generated token. "
-                        "Dashed: baseline (no steering); solid: steered.")
+                        "Dashed: baseline (no steering); solid: steered. Colours match the "
+                        "steering panel.")
 
     def reset(self, record: RunRecord | None, colours: dict[int, str], label_of) -> None:
         self.clear()
         self.legend.clear()
         self.curves = {}
-        if record is None or not record.watch:
+        empty = record is None or not record.watch
+        for axis in ("left", "bottom"):
+            self.getPlotItem().showAxis(axis, not empty)
+        if empty:
             self.addItem(self.hint)
             return
         for r, row in enumerate(record.rows):
@@ -47,7 +55,7 @@ class ActivationPlot(pg.PlotWidget):
                 colour = colours.get(feature, "#555555")
                 pen = pg.mkPen(colour, width=2 if r else 1.5,
                                style=ROW_STYLES[min(r, len(ROW_STYLES) - 1)])
-                name = f"{label_of(feature)[:28]} · {row.name}"
+                name = f"#{feature} {row.name[:24]}"
                 self.curves[(r, feature)] = self.plot([], [], pen=pen, name=name)
 
     def redraw(self, record: RunRecord) -> None:
@@ -145,3 +153,19 @@ def colour_map(record: RunRecord | None, panel_indices: list[int]) -> dict[int, 
         for n, i in enumerate(extra, start=len(colours)):
             colours[i] = theme.feature_colour(n)
     return colours
+
+
+def style_plot(widget: pg.PlotWidget, dark: bool) -> None:
+    """Presentation mode: white axes and text on black; normal: black on white."""
+    fg = "w" if dark else "k"
+    widget.setBackground("k" if dark else "w")
+    for name in ("left", "bottom"):
+        axis = widget.getAxis(name)
+        axis.setPen(fg)
+        axis.setTextPen(fg)
+    legend = widget.getPlotItem().legend
+    if legend is not None:
+        legend.setBrush(pg.mkBrush(0, 0, 0, 200) if dark else pg.mkBrush(255, 255, 255, 210))
+        legend.setLabelTextColor(fg)
+        for _sample, label in legend.items:   # existing labels keep their colour otherwise
+            label.setText(label.text, color=fg)

@@ -122,13 +122,18 @@ class SteeringPanel(QWidget):
         self.c.editor.add(index, label)
         self.c.set_focus(index)
 
+    def _label(self, index: int) -> str:
+        """The catalog's label where the row carries none (presets may leave it out)."""
+        label = self.c.features.label(index) if self.c.features else ""
+        return "" if label == f"feature {index}" else label
+
     def rebuild(self) -> None:
         for w in self.rows.values():
             w.setParent(None)
             w.deleteLater()
         self.rows = {}
         for n, row in enumerate(self.state.rows):
-            w = FeatureRow(row, theme.feature_colour(n), self.state.unit)
+            w = FeatureRow(row, theme.feature_colour(n), self.state.unit, self._label)
             w.edited.connect(self.c.editor.set)
             w.remove_clicked.connect(self.c.editor.remove)
             w.focus_clicked.connect(self.c.set_focus)

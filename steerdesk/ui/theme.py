@@ -16,13 +16,22 @@ def feature_colour(n: int) -> str:
     return FEATURE_COLOURS[n % len(FEATURE_COLOURS)]
 
 
-def tint(alpha: float) -> QColor:
-    """Token background for an activation of `alpha` (0..1) of the run's peak: orange over white,
-    light enough at full strength that black text stays readable."""
+DARK = False                  # presentation mode is on
+
+
+def tint(alpha: float, dark: bool = False) -> QColor:
+    """Token background for an activation of `alpha` (0..1) of the run's peak: orange blended
+    into the page colour, light enough at full strength that black text stays readable."""
     a = max(0.0, min(1.0, alpha))
     base = QColor(255, 170, 60)
-    return QColor(int(255 + (base.red() - 255) * a), int(255 + (base.green() - 255) * a),
-                  int(255 + (base.blue() - 255) * a))
+    page = (17, 17, 17) if dark else (255, 255, 255)
+    return QColor(*(int(p + (c - p) * a) for p, c in zip(page, (base.red(), base.green(),
+                                                              base.blue()))))
+
+
+def tint_text(alpha: float, dark: bool = False) -> QColor:
+    """Text over a tint: black once the tint is bright; on a dark page, white below that."""
+    return QColor("#000000") if (not dark or alpha > 0.45) else QColor("#ffffff")
 
 
 def tint_css(alpha: float) -> str:
@@ -38,6 +47,8 @@ QPushButton:disabled { color: #777; border-color: #555; }
 QPushButton#generate { background: #ffcc00; color: #000; }
 QHeaderView::section { background: #222; color: #fff; }
 QToolTip { background: #ffffe0; color: #000; }
+QCheckBox::indicator { width: 18px; height: 18px; border: 2px solid #fff; background: #000; }
+QCheckBox::indicator:checked { background: #ffcc00; }
 QTabBar::tab:selected { background: #444; }
 """
 
@@ -47,9 +58,18 @@ QLabel#hint { color: #555; }
 """
 
 
+PRESENTATION_SCALE = 1.5
+
+
 def apply(presentation: bool, base_point_size: float) -> None:
+    """The size goes in the style sheet as well as the app font: widgets with a style sheet
+    of their own (the focused panel row) would otherwise keep the old size."""
+    global DARK
+    DARK = presentation
     app = QApplication.instance()
+    size = base_point_size * (PRESENTATION_SCALE if presentation else 1.0)
     font = QFont(app.font())
-    font.setPointSizeF(base_point_size * (1.6 if presentation else 1.0))
+    font.setPointSizeF(size)
     app.setFont(font)
-    app.setStyleSheet(PRESENTATION_QSS if presentation else NORMAL_QSS)
+    qss = PRESENTATION_QSS if presentation else NORMAL_QSS
+    app.setStyleSheet(f"* {{ font-size: {size:.1f}pt; }}\n" + qss)

@@ -35,7 +35,7 @@ class TokenView(QTextEdit):
         self._shown, self._starts = 0, []
         cursor = self.textCursor()
         fmt = QTextCharFormat()
-        fmt.setForeground(QColor("#8a8a8a"))
+        fmt.setForeground(QColor("#8a8a8a"))    # the prompt, dimmed in both themes
         cursor.insertText(prompt, fmt)
         self._prompt_len = len(prompt)
 
@@ -47,6 +47,10 @@ class TokenView(QTextEdit):
             shown = self._shown
             self.reset(self.row, self.prompt)
             self._append(self.row.tokens[:shown])
+
+    def invalidate(self) -> None:
+        """Re-tint on the next refresh (the theme changed)."""
+        self.tint_col = -2
 
     def refresh(self) -> None:
         """Append the tokens that arrived since the last refresh."""
@@ -61,9 +65,9 @@ class TokenView(QTextEdit):
             fmt = QTextCharFormat()
             if 0 <= self.tint_col < len(tok.activations):
                 a = tok.activations[self.tint_col] / self.tint_peak
-                if a > 0.02:
-                    fmt.setBackground(theme.tint(a))
-                    fmt.setForeground(QColor("#000000"))  # readable on the tint in any theme
+                if a > 0.05:
+                    fmt.setBackground(theme.tint(a, theme.DARK))
+                    fmt.setForeground(theme.tint_text(a, theme.DARK))
             cursor.insertText(tok.text, fmt)
             self._shown += 1
         bar = self.verticalScrollBar()

@@ -29,11 +29,16 @@ def test_search_100k_features_is_instant(qapp):
     src = FeatureSource(120_000, FakeCatalog(120_000))
     model = FeatureTableModel()
     model.set_source(src)
-    t = time.perf_counter()
+    src.warm_up()            # the app does this on the worker thread when the SAE opens
+    for query in ("golden bridge", "pyth", "weathr"):    # words, a prefix, a typo
+        t = time.perf_counter()
+        rows = src.search(query)
+        model.set_rows(rows)
+        elapsed = time.perf_counter() - t
+        assert elapsed < 0.3, query
+        assert len(rows) > 0, query
     rows = src.search("golden bridge")
     model.set_rows(rows)
-    elapsed = time.perf_counter() - t
-    assert elapsed < 0.5
     assert model.rowCount() == len(rows) > 0
     assert all("golden" in src.label(i) and "bridge" in src.label(i) for i in rows[:50])
     assert list(src.search("1234")[:1]) == [1234]
