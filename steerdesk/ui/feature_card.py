@@ -87,7 +87,7 @@ class FeatureCard(QWidget):
         if src.max_act(index) is not None:
             parts.append(f"max activation {src.max_act(index):.2f}")
         if src.density(index) is not None:
-            parts.append(f"density {src.density(index):.3%}")
+            parts.append(f"density {src.density(index):.2%}")
         self.numbers.setText(" · ".join(parts))
         record = src.card(index)
         if record is None:

@@ -29,7 +29,20 @@ from steerdesk.ui.plots import ActivationPlot, HeatmapPlot, colour_map, style_pl
 from steerdesk.ui.steering_panel import SteeringPanel
 
 FRAME_MS = 33          # redraw at most ~30 times a second, however fast tokens come
-ICON = pack.RESOURCES / "icons" / "steerdesk.svg"
+ICONS = pack.RESOURCES / "icons"
+
+
+def app_icon() -> QIcon | None:
+    """The SVG if there is one, else every PNG size; none at all is fine."""
+    if (ICONS / "steerdesk.svg").is_file():
+        return QIcon(str(ICONS / "steerdesk.svg"))
+    pngs = sorted(ICONS.glob("steerdesk-*.png")) if ICONS.is_dir() else []
+    if not pngs:
+        return None
+    icon = QIcon()
+    for png in pngs:
+        icon.addFile(str(png))
+    return icon
 
 
 class MainWindow(QMainWindow):
@@ -44,8 +57,10 @@ class MainWindow(QMainWindow):
         self.settings = config.load_settings()
         self.c = Controller(self)
         self.setWindowTitle("steerdesk")
-        if ICON.is_file():
-            self.setWindowIcon(QIcon(str(ICON)))
+        icon = app_icon()
+        if icon is not None:
+            self.setWindowIcon(icon)
+            QApplication.instance().setWindowIcon(icon)
         self._base_point_size = QApplication.instance().font().pointSizeF()
         self._drawn_version = -1
         self._run_started_at = 0.0

@@ -78,3 +78,29 @@ def window(make_window, qtbot, ui_session, ui_model_dir, ui_sae_dir):
     with qtbot.waitSignal(w.session_ready, timeout=10000):
         w.c.adopt(ui_session, OpenRequest(str(ui_model_dir), str(ui_sae_dir)))
     return w
+
+
+@pytest.fixture(scope="session")
+def ui_catalog_sae_dir(tmp_path_factory, ui_model_dir):
+    """The same kind of SAE with a catalog built beside it from a few sentences."""
+    from tiny import TEXT
+
+    from steerdesk.engine.catalog import build_catalog
+    from steerdesk.engine.session import open_session
+
+    folder = make_sae(tmp_path_factory.mktemp("ui_cat_sae"), d_in=32, d_sae=64, arch="relu",
+                      hook="blocks.0.hook_resid_post")
+    session = open_session(ui_model_dir, folder)
+    texts = [TEXT[i:i + 60] for i in range(0, len(TEXT) - 20, 9)]
+    build_catalog(session, texts, context=32, batch_size=8, top_k=4)
+    return folder
+
+
+@pytest.fixture
+def catalog_window(make_window, qtbot, ui_model_dir, ui_catalog_sae_dir):
+    from steerdesk.ui.controller import OpenRequest
+
+    w = make_window()
+    with qtbot.waitSignal(w.session_ready, timeout=30000):
+        w.open_pair(OpenRequest(str(ui_model_dir), str(ui_catalog_sae_dir)))
+    return w

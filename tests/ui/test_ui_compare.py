@@ -65,7 +65,9 @@ def test_search_add_slide_generate(window, qtbot, ui_session):
 def test_stop_mid_run(window, qtbot):
     window.compare.max_tokens.setValue(4000)
     window.compare.prompt.setPlainText(PROMPT)
-    qtbot.mouseClick(window.compare.generate_button, Qt.LeftButton)
+    window.compare.prompt.setFocus()
+    qtbot.keyClick(window.compare.prompt, Qt.Key_Return, Qt.ControlModifier)   # Ctrl+Enter
+    assert window.compare.prompt.toPlainText() == PROMPT     # no newline typed
     qtbot.waitUntil(lambda: window.c.run is not None and len(window.c.run.rows[0].tokens) >= 3,
                     timeout=10000)
     with qtbot.waitSignal(window.generation_finished, timeout=3000) as blocker:

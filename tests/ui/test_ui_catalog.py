@@ -1,0 +1,45 @@
+"""With a catalog: labels in the list, ranked word search, the feature card, 'x max' strengths."""
+
+from PySide6.QtCore import Qt
+
+
+def test_catalog_labels_search_and_card(catalog_window, qtbot):
+    w = catalog_window
+    b, src = w.browser, w.c.features
+    assert src.has_catalog
+    label = src.label(5)
+    assert label and label != "feature 5"
+    assert b.model.data(b.model.index(5, 1)) == label
+    assert b.model.data(b.model.index(5, 2)) not in ("–", None)      # max activation shown
+
+    word = label.split()[0]
+    qtbot.keyClicks(b.search, word)
+    qtbot.waitUntil(lambda: 0 < b.model.rowCount() < 64 or b.search.text() == word
+                    and b.model.rowCount() > 0, timeout=3000)
+    assert any(word.lower() in src.label(b.model.feature_at(r)).lower()
+               for r in range(b.model.rowCount()))
+
+    b.reveal(5)
+    assert b.card.index == 5
+    html = b.card.body.toHtml()
+    assert "Where it fires" in html
+    assert b.card.hist.isVisibleTo(b.card)
+    qtbot.mouseClick(b.card.add_button, Qt.LeftButton)
+    assert w.c.panel.indices() == [5]
+    row = next(iter(w.panel.rows.values()))
+    assert row._title == (5, label)
+    assert w.c.panel.rows[0].label == label     # saved into presets with the row
+
+
+def test_max_unit_generation(catalog_window, qtbot):
+    w = catalog_window
+    assert w.c.panel.unit == "max"
+    w.panel.add_feature(5)
+    w.c.editor.set(w.c.panel.rows[0].uid, "strength", 8.0)
+    w.compare.max_tokens.setValue(6)
+    with qtbot.waitSignal(w.generation_finished, timeout=20000) as blocker:
+        w.generate()
+    record = blocker.args[0]
+    assert record.done.reason in ("length", "eos")
+    assert "x max" in record.rows[1].settings
+    assert record.peak(5) > 0
