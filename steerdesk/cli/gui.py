@@ -60,17 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.prompt is not None:
         window.compare.prompt.setPlainText(args.prompt)
 
-    request = None
     if args.model:
         request = OpenRequest(args.model, args.sae, args.hook, args.device, args.dtype,
                               args.allow_pickle, args.trust_remote_code)
     else:
-        last = window.last_pair()
-        if last is not None and Path(last.sae).exists() and (
-                Path(last.model).exists() or "/" in last.model):
-            request = last
-        elif pack.pocket_available():
-            request = OpenRequest(str(pack.pocket_model()), str(pack.pocket_sae()))
+        request = default_pair(window.last_pair())
 
     def apply_preset() -> bool:
         if not args.preset:
@@ -116,6 +110,25 @@ def main(argv: list[str] | None = None) -> int:
 
         QTimer.singleShot(0, window.show_open_dialog)
     return app.exec()
+
+
+def default_pair(last):
+    """The last session's pair if its files are still there, else the pocket pack, else None
+    (the window then opens with the open dialog)."""
+    from steerdesk.engine import pack
+    from steerdesk.engine.errors import InputError
+    from steerdesk.engine.models import resolve_model_path
+    from steerdesk.ui.controller import OpenRequest
+
+    if last is not None and Path(last.sae).exists():
+        try:
+            resolve_model_path(last.model)   # a folder, or a hub id still in the cache
+            return last
+        except InputError:
+            pass
+    if pack.pocket_available():
+        return OpenRequest(str(pack.pocket_model()), str(pack.pocket_sae()))
+    return None
 
 
 def _once(signal, slot) -> None:

@@ -19,6 +19,7 @@ class FeatureBrowser(QWidget):
     add_requested = Signal(int)          # feature index
     feature_selected = Signal(int)
     lights_up_requested = Signal(str)
+    label_changed = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -56,6 +57,7 @@ class FeatureBrowser(QWidget):
 
         self.card = FeatureCard()
         self.card.add_requested.connect(self.add_requested)
+        self.card.rename_requested.connect(self.rename)
 
         self.text = QPlainTextEdit()
         self.text.setPlaceholderText("Paste text here (or select text in the prompt or an "
@@ -128,6 +130,28 @@ class FeatureBrowser(QWidget):
 
     def set_lights_text(self, text: str) -> None:
         self.text.setPlainText(text)
+
+    def rename(self, index: int, text: str | None = None) -> bool:
+        """Set the user's own label for a feature (asks for it when `text` is None)."""
+        if self.source is None:
+            return False
+        if text is None:
+            from PySide6.QtWidgets import QInputDialog
+
+            text, ok = QInputDialog.getText(self, "Rename feature",
+                                            f"Your label for feature {index}:",
+                                            text=self.source.label(index))
+            if not ok:
+                return False
+        text = text.strip()
+        if not text:
+            return False
+        self.source.set_user_label(index, text)
+        self.model.dataChanged.emit(self.model.index(0, 1),
+                                    self.model.index(self.model.rowCount() - 1, 1))
+        self.card.show_feature(index)
+        self.label_changed.emit(index)
+        return True
 
     def reveal(self, index: int) -> None:
         """Select feature `index` in the list (searching it by number if it is filtered out)."""

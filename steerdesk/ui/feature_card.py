@@ -20,6 +20,7 @@ NO_CATALOG = ("<b>No catalog for this SAE</b>: feature labels, snippets and hist
 
 class FeatureCard(QWidget):
     add_requested = Signal(int)
+    rename_requested = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -41,6 +42,12 @@ class FeatureCard(QWidget):
         self.add_button.clicked.connect(lambda: self.index >= 0 and
                                         self.add_requested.emit(self.index))
         self.add_button.setEnabled(False)
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.setToolTip("Give this feature your own label (kept in the catalog, "
+                                      "shown everywhere)")
+        self.rename_button.clicked.connect(lambda: self.index >= 0 and
+                                           self.rename_requested.emit(self.index))
+        self.rename_button.setEnabled(False)
         self.body = QTextBrowser()
         self.body.setOpenLinks(False)
         self.hist = pg.PlotWidget()
@@ -57,6 +64,7 @@ class FeatureCard(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self.numbers, 1)
+        top.addWidget(self.rename_button)
         top.addWidget(self.add_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -73,6 +81,7 @@ class FeatureCard(QWidget):
         self.index = index
         src = self.source
         self.add_button.setEnabled(index >= 0 and src is not None)
+        self.rename_button.setEnabled(index >= 0 and src is not None and src.has_catalog)
         self.hist.hide()
         if src is None or index < 0:
             self.title.setText("Select a feature to see what it does.")

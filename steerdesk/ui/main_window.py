@@ -224,6 +224,7 @@ class MainWindow(QMainWindow):
         c.panel.rows_changed.connect(self._panel_rows_changed)
         self.browser.add_requested.connect(self.panel.add_feature)
         self.browser.feature_selected.connect(c.set_focus)
+        self.browser.label_changed.connect(lambda _i: self.panel.rebuild())
         self.browser.lights_up_requested.connect(c.lights_up)
         self.compare.generate_clicked.connect(self.generate)
         self.compare.stop_clicked.connect(self.stop)

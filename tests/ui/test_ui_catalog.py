@@ -43,3 +43,15 @@ def test_max_unit_generation(catalog_window, qtbot):
     assert record.done.reason in ("length", "eos")
     assert "x max" in record.rows[1].settings
     assert record.peak(5) > 0
+
+
+def test_rename_feature_shows_everywhere(catalog_window):
+    w = catalog_window
+    w.panel.add_feature(9)
+    w.c.panel.rows[0].label = ""              # as a preset without labels would leave it
+    assert w.browser.rename(9, "my favourite feature")
+    assert w.c.features.label(9) == "my favourite feature"
+    assert w.c.session.catalog.label(9) == "my favourite feature"
+    assert w.browser.model.data(w.browser.model.index(9, 1)) == "my favourite feature"
+    row = next(iter(w.panel.rows.values()))
+    assert row._title == (9, "my favourite feature")

@@ -109,6 +109,28 @@ def test_tooltip_and_tint(window, qtbot):
     tip = view.token_tooltip(0)
     assert "probability" in tip and "Top features" in tip
     assert view.tint_col == 0
+    # A real hover over the first generated token shows that tooltip.
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent, QTextCursor
+    from PySide6.QtWidgets import QToolTip
+
+    cursor = QTextCursor(view.document())
+    cursor.setPosition(view._starts[0] + 1)
+    pos = view.cursorRect(cursor).center()
+    event = QHelpEvent(QEvent.ToolTip, pos, view.viewport().mapToGlobal(pos))
+    view.event(event)
+    assert "probability" in QToolTip.text()
+
+
+def test_drop_feature_on_panel(window):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QDropEvent
+
+    model = window.browser.model
+    mime = model.mimeData([model.index(10, 0), model.index(11, 0)])
+    event = QDropEvent(QPointF(20, 20), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.panel.dropEvent(event)
+    assert window.c.panel.indices() == [10, 11]
 
 
 def test_lights_up_lists_features(window, qtbot):

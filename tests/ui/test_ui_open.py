@@ -95,3 +95,18 @@ def test_pocket_pack_opens_and_generates(make_window, qtbot):
     with qtbot.waitSignal(w.generation_finished, timeout=60000):
         w.generate()
     assert w.c.run.rows[0].tokens
+
+
+def test_default_pair_is_the_last_one_while_it_exists(tmp_path, ui_model_dir, ui_sae_dir,
+                                                      monkeypatch):
+    from steerdesk.cli import gui
+    from steerdesk.engine import pack
+
+    monkeypatch.setattr(pack, "pocket_available", lambda: False)
+    last = OpenRequest(str(ui_model_dir), str(ui_sae_dir))
+    assert gui.default_pair(last) == last
+    gone = OpenRequest(str(tmp_path / "deleted"), str(ui_sae_dir))
+    assert gui.default_pair(gone) is None
+    assert gui.default_pair(None) is None
+    monkeypatch.setattr(pack, "pocket_available", lambda: True)
+    assert gui.default_pair(gone).model == str(pack.pocket_model())
