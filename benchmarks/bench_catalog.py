@@ -12,7 +12,9 @@ Build: for a tiny model (Llama d=32, 2 layers, vocab 300, ReLU SAE 64) and the p
 config (Llama hidden 256, 4 layers, 8 heads, MLP 768, vocab 8192, TopK SAE 2048 k=24 at
 blocks.2.hook_resid_post, and at blocks.3 as the worst case: the forward stops at the hook),
 random weights. Forward = the full model(input_ids) over the same batches of the same
-chunks (tokenised beforehand, so it excludes tokenisation); build = build_catalog() wall time
+chunks (tokenised beforehand, so it excludes tokenisation); forward-to-hook = the same, stopped
+at the SAE's hook as the builder does (so build / forward-to-hook is the cost of everything
+besides the model); build = build_catalog() wall time
 from the corpus (tokenising, encoding, top-k bookkeeping, promoted tokens, writing, labels).
 Repetitions alternate forward and build; ratios are medians over repetitions.
 """
@@ -129,7 +131,8 @@ def make_tiny(folder: Path):
                      hook="blocks.1.hook_resid_post"))
 
 
-def forward_time(session, texts, tokens, context, batch_size) -> tuple[float, int]:
+def forward_time(session, texts, tokens, context, batch_size, to_hook: bool = False
+                 ) -> tuple[float, int]:
     from steerdesk.engine.catalog.activations import pad_batch, pad_id_of, special_ids
     from steerdesk.engine.catalog.build import _chunks
     from steerdesk.engine.catalog.corpus import Corpus
@@ -138,10 +141,15 @@ def forward_time(session, texts, tokens, context, batch_size) -> tuple[float, in
     chunks = [c[0] for c in _chunks(Corpus(texts), tok, context, tokens, special_ids(tok))]
     batches = [pad_batch(chunks[s: s + batch_size], pad_id_of(tok), session.lm.device)
                for s in range(0, len(chunks), batch_size)]
+    from steerdesk.engine.catalog.activations import hidden_at_hook
+
     t = time.perf_counter()
     with torch.inference_mode():
         for ids, mask in batches:
-            session.model(input_ids=ids, attention_mask=mask, use_cache=False)
+            if to_hook:
+                hidden_at_hook(session, ids, mask)
+            else:
+                session.model(input_ids=ids, attention_mask=mask, use_cache=False)
     return time.perf_counter() - t, sum(len(c) for c in chunks)
 
 
@@ -150,10 +158,11 @@ def bench_build(name, model_dir, sae_dir, texts, tokens, reps, context=128, batc
     from steerdesk.engine.session import open_session
 
     session = open_session(model_dir, sae_dir, device="cpu", dtype="float32")
-    fwd, build, loop = [], [], []
+    fwd, hook_fwd, build, loop = [], [], [], []
     n_tokens = 0
     for r in range(reps + 1):          # repetition 0 warms up
         f, n_tokens = forward_time(session, texts, tokens, context, batch_size)
+        h, _ = forward_time(session, texts, tokens, context, batch_size, to_hook=True)
         with tempfile.TemporaryDirectory() as out:
             marks = {}
 
@@ -167,11 +176,15 @@ def bench_build(name, model_dir, sae_dir, texts, tokens, reps, context=128, batc
             b = time.perf_counter() - t
         if r:
             fwd.append(f)
+            hook_fwd.append(h)
             build.append(b)
             loop.append(marks["loop_end"] - t)
     ratio = statistics.median(b / f for b, f in zip(build, fwd))
     ratio_loop = statistics.median(x / f for x, f in zip(loop, fwd))
+    ratio_hook = statistics.median(b / h for b, h in zip(build, hook_fwd))
     return {"config": name, "tokens_fed": n_tokens, "forward_s": statistics.median(fwd),
+            "forward_to_hook_s": statistics.median(hook_fwd),
+            "ratio_build_to_forward_to_hook": ratio_hook,
             "build_s": statistics.median(build), "build_loop_s": statistics.median(loop),
             "ratio_build_to_forward": ratio, "ratio_loop_to_forward": ratio_loop,
             "hook": session.hook.name, "d_sae": session.sae.d_sae}

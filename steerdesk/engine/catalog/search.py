@@ -22,6 +22,7 @@ EXACT, SUBSTRING, ALL_WORDS, FUZZY = 4.0, 2.0, 1.0, 0.0
 
 
 _WORD = re.compile(r"\w+")
+_WORD_OR_NL = re.compile(r"\w+|\n")
 
 
 def _edit_distance(a: str, b: str) -> int:
@@ -59,33 +60,36 @@ class WordIndex:
         self.lens = np.fromiter((max(1, len(s.strip())) for s in self.lower), dtype=np.float64,
                                 count=self.n)
         self.exact: dict[str, list[int]] = {}
-        vocab: dict[str, int] = {}
-        post_w: list[int] = []
-        post_l: list[int] = []
-        findall = _WORD.findall
         for i, s in enumerate(self.lower):
-            if not s:
-                continue
-            self.exact.setdefault(s.strip(), []).append(i)
-            for w in set(findall(s)):
-                j = vocab.get(w)
-                if j is None:
-                    j = vocab[w] = len(vocab)
-                post_w.append(j)
-                post_l.append(i)
-        self.vocab = list(vocab)
-        self.vocab_id = vocab
-        words = np.asarray(post_w, dtype=np.int64)
+            if s:
+                self.exact.setdefault(s.strip(), []).append(i)
+        # every word of every label in one C-level pass; "\n" separates the labels
+        blob = "\n".join(self.lower)
+        toks = _WORD_OR_NL.findall(blob)
+        vocab: dict[str, int] = {"\n": 0}
+        ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in toks), dtype=np.int64,
+                          count=len(toks))
+        nl = ids == 0
+        label = np.cumsum(nl)
+        V = len(vocab)
+        pairs = np.sort(label[~nl] * V + ids[~nl])     # (label, word), by label
+        if pairs.size:
+            pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])]   # once each
+        del vocab["\n"]
+        self.vocab = list(vocab)                   # ids were 1-based ("\n" was 0): shift them
+        self.vocab_id = {w: j - 1 for w, j in vocab.items()}
+        words = pairs % V - 1
         order = np.argsort(words, kind="stable")
         self.post_words = words[order]                       # sorted: CSR by word
-        self.post_labels = np.asarray(post_l, dtype=np.int64)[order]
-        self.ptr = np.searchsorted(self.post_words, np.arange(len(vocab) + 1))
+        self.post_labels = (pairs // V)[order]
+        self.ptr = np.searchsorted(self.post_words, np.arange(len(self.vocab) + 1))
         vlens = np.fromiter((len(w) for w in self.vocab), dtype=np.int64, count=len(self.vocab))
         self.vstarts = np.zeros(len(self.vocab), dtype=np.int64)
         if len(self.vocab):
             self.vstarts[1:] = np.cumsum(vlens[:-1] + 1)
         self.vblob = "\n".join(self.vocab)
         self._blob: tuple[str, np.ndarray] | None = None
+        self._joined = blob
         self._deletes: dict[str, list[int]] | None = None
 
     # ---- building blocks ------------------------------------------------------------
@@ -127,7 +131,7 @@ class WordIndex:
             starts = np.zeros(self.n, dtype=np.int64)
             if self.n:
                 starts[1:] = np.cumsum(lens[:-1] + 1)
-            self._blob = ("\n".join(self.lower), starts)
+            self._blob = (self._joined, starts)
         blob, starts = self._blob
         out = np.zeros(self.n, dtype=bool)
         pos = np.fromiter((m.start() for m in re.finditer(re.escape(q), blob)), dtype=np.int64)
