@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.plots = QTabWidget()
         self.plots.addTab(self.plot, "Activations")
         self.plots.addTab(self.heatmap, "Top features × tokens")
+        self.plots.currentChanged.connect(lambda _: self._force_redraw())
 
         center = QSplitter(Qt.Vertical)
         center.addWidget(self.compare)
@@ -348,7 +349,8 @@ class MainWindow(QMainWindow):
         col = record.watch.index(focus) if focus in record.watch else -1
         self.compare.refresh(record, col, record.peak(focus) if col >= 0 else 1.0)
         self.plot.redraw(record)
-        self.heatmap.redraw(record)
+        if self.plots.currentWidget() is self.heatmap:   # hidden tabs catch up when shown
+            self.heatmap.redraw(record)
 
     def _lights_up_on(self, text: str) -> None:
         self.browser.set_lights_text(text)

@@ -40,10 +40,14 @@ class TokenView(QTextEdit):
         self._prompt_len = len(prompt)
 
     def set_tint(self, col: int, peak: float) -> None:
-        """Re-tint every token (the focus feature changed or the run's peak grew)."""
-        changed = col != self.tint_col or abs(peak - self.tint_peak) > 1e-6
-        self.tint_col, self.tint_peak = col, max(peak, 1e-6)
-        if changed and self.row is not None:
+        """Re-tint every token when the focus feature changes or the run's peak outgrows the
+        scale. The scale keeps 25% headroom, so a growing peak re-tints a few times per run,
+        not at every frame."""
+        changed = col != self.tint_col or peak > self.tint_peak or peak < self.tint_peak / 2
+        if not changed:
+            return
+        self.tint_col, self.tint_peak = col, max(peak * 1.25, 1e-6)
+        if self.row is not None:
             shown = self._shown
             self.reset(self.row, self.prompt)
             self._append(self.row.tokens[:shown])
@@ -60,6 +64,7 @@ class TokenView(QTextEdit):
     def _append(self, tokens) -> None:
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.End)
+        cursor.beginEditBlock()     # one layout pass for the whole batch, not one per token
         for tok in tokens:
             self._starts.append(cursor.position())
             fmt = QTextCharFormat()
@@ -70,6 +75,7 @@ class TokenView(QTextEdit):
                     fmt.setForeground(theme.tint_text(a, theme.DARK))
             cursor.insertText(tok.text, fmt)
             self._shown += 1
+        cursor.endEditBlock()
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 

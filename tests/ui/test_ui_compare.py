@@ -58,8 +58,11 @@ def test_search_add_slide_generate(window, qtbot, ui_session):
         # (float sums differ in the last bits between thread counts)
         assert list(ys) == pytest.approx([t.activations[0] for t in toks], rel=1e-4, abs=1e-5)
     assert cols[1].text() == ref.rows[1].text
-    # The heatmap shows the steered row's top features.
+    # The heatmap (drawn when its tab is shown) holds the steered row's top features.
+    window.plots.setCurrentWidget(window.heatmap)
     assert window.heatmap.matrix.shape[0] == len(record.rows[1].tokens)
+    assert window.heatmap.features[0] in {i for t in record.rows[1].tokens
+                                          for i, _ in t.top_features}
 
 
 def test_stop_mid_run(window, qtbot):
