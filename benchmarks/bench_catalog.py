@@ -105,10 +105,11 @@ def corpus_texts(n_chars: int) -> list[str]:
 
 
 def make_pocket(folder: Path, hook_layer: int):
+    from tiny import make_sae_tensors, make_tokenizer
+
     from steerdesk.engine.sae.base import SAE, SAEConfig
     from steerdesk.engine.sae.fmt_saelens import save_saelens
     from steerdesk.pocket.model_shape import ModelShape, build_model
-    from tiny import make_sae_tensors, make_tokenizer
 
     model_dir = folder / "model"
     if not (model_dir / "config.json").is_file():
@@ -166,7 +167,7 @@ def bench_build(name, model_dir, sae_dir, texts, tokens, reps, context=128, batc
         with tempfile.TemporaryDirectory() as out:
             marks = {}
 
-            def progress(frac, msg):
+            def progress(frac, msg, marks=marks):
                 if msg.startswith("Writing") and "loop_end" not in marks:
                     marks["loop_end"] = time.perf_counter()
 

@@ -45,6 +45,9 @@ def register(subparsers) -> None:
                    help="sequences per forward pass (default 8)")
     b.add_argument("--top-k", type=int, default=10, metavar="K",
                    help="snippets kept per feature (default 10)")
+    b.add_argument("--logit-tokens", type=int, default=10, metavar="N",
+                   help="promoted/suppressed output tokens kept per feature (default 10; 0 skips "
+                        "them, which saves d_sae x vocab x d_model work on a CPU)")
     b.add_argument("--restart", action="store_true",
                    help="discard an unfinished build saved in the output folder")
     b.add_argument("--json", action="store_true", help="print one JSON object when done")
@@ -94,7 +97,7 @@ class ProgressBar:
             return
         self.last = now
         width = 28
-        filled = int(round(width * max(0.0, min(1.0, fraction))))
+        filled = round(width * max(0.0, min(1.0, fraction)))
         print(f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%} {message[:70]:<70}",
               end="", file=sys.stderr, flush=True)
 
@@ -127,7 +130,8 @@ def _build(args) -> int:
     try:
         cat = build_catalog(session, args.corpus, args.out, tokens=args.tokens,
                             context=args.context, batch_size=args.batch_size, top_k=args.top_k,
-                            progress=bar, cancelled=stop, restart=args.restart)
+                            logit_tokens=args.logit_tokens, progress=bar, cancelled=stop,
+                            restart=args.restart)
     except Cancelled as exc:
         bar.close()
         print(f"steerdesk: {exc}", file=sys.stderr)
@@ -150,7 +154,12 @@ def _build(args) -> int:
 
 
 def _import(args) -> int:
-    from steerdesk.engine.catalog import Catalog, catalog_folder_for, create_empty, import_labels
+    from steerdesk.engine.catalog import (
+        Catalog,
+        catalog_folder_for,
+        create_empty,
+        import_labels,
+    )
 
     sae = Path(args.sae).expanduser()
     if not sae.exists():

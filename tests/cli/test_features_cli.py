@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-
 from tiny import make_model, make_sae
 
 from steerdesk.cli import main as cli_main
@@ -54,15 +53,16 @@ def built(pair, tmp_path_factory):
 
 
 def test_build_and_search_show(built, capsys):
-    model, sae, _ = built
+    _, sae, _ = built
     assert (sae / "catalog" / "catalog.json").is_file()
-    code, out, err = run(capsys, "catalog", "info", "--sae", sae, "--json")
+    code, out, _ = run(capsys, "catalog", "info", "--sae", sae, "--json")
     info = json.loads(out)
     assert code == 0 and info["d_sae"] == 48 and info["tokens"] > 0
     code, out, _ = run(capsys, "features", "show", "--sae", sae, "3", "--json")
     rec = json.loads(out)
     assert code == 0 and rec["index"] == 3 and "snippets" in rec and "histogram" in rec
-    label = next(lbl for lbl in json.load(open(sae / "catalog" / "labels.json"))["automatic"] if lbl)
+    automatic = json.loads((sae / "catalog" / "labels.json").read_text())["automatic"]
+    label = next(lbl for lbl in automatic if lbl)
     code, out, _ = run(capsys, "features", "search", "--sae", sae, label, "--json")
     res = json.loads(out)
     assert code == 0 and res["results"][0]["label"] == label and res["mode"] == "words"

@@ -10,15 +10,50 @@ single-file SAE); docs/catalog.md describes the files. This package reads it laz
 from __future__ import annotations
 
 from steerdesk.engine.catalog.build import automatic_label, build_catalog
-from steerdesk.engine.catalog.labels_import import ImportReport, import_labels, read_labels
-from steerdesk.engine.catalog.search import (Classifier, ContrastFeature, ContrastResult,
-                                             WordIndex, contrast, features_on_text,
-                                             search_meaning, search_words, semantic_available)
-from steerdesk.engine.catalog.store import (Catalog, FeatureRecord, Snippet, catalog_folder_for,
-                                            create_empty, open_catalog_for)
+from steerdesk.engine.catalog.labels_import import (
+                                             ImportReport,
+                                             import_labels,
+                                             read_labels,
+)
+from steerdesk.engine.catalog.search import (
+                                             Classifier,
+                                             ContrastFeature,
+                                             ContrastResult,
+                                             WordIndex,
+                                             contrast,
+                                             features_on_text,
+                                             search_meaning,
+                                             search_words,
+                                             semantic_available,
+)
+from steerdesk.engine.catalog.store import (
+                                             Catalog,
+                                             FeatureRecord,
+                                             Snippet,
+                                             catalog_folder_for,
+                                             create_empty,
+                                             open_catalog_for,
+)
 
-__all__ = ["Catalog", "FeatureRecord", "Snippet", "open_catalog_for", "catalog_folder_for",
-           "create_empty", "build_catalog", "automatic_label", "import_labels", "read_labels",
-           "ImportReport", "search_words", "search_meaning", "semantic_available",
-           "features_on_text", "contrast", "ContrastResult", "ContrastFeature", "Classifier",
-           "WordIndex"]
+__all__ = [
+                                             "Catalog",
+                                             "Classifier",
+                                             "ContrastFeature",
+                                             "ContrastResult",
+                                             "FeatureRecord",
+                                             "ImportReport",
+                                             "Snippet",
+                                             "WordIndex",
+                                             "automatic_label",
+                                             "build_catalog",
+                                             "catalog_folder_for",
+                                             "contrast",
+                                             "create_empty",
+                                             "features_on_text",
+                                             "import_labels",
+                                             "open_catalog_for",
+                                             "read_labels",
+                                             "search_meaning",
+                                             "search_words",
+                                             "semantic_available",
+]

@@ -6,7 +6,7 @@ so reading activations costs only the layers up to the hook.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

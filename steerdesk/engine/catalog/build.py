@@ -21,15 +21,22 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from steerdesk.engine.catalog import store
-from steerdesk.engine.catalog.activations import (hidden_at_hook, max_positions, pad_batch,
-                                                  pad_id_of, prefix_ids, special_ids)
+from steerdesk.engine.catalog.activations import (
+    hidden_at_hook,
+    max_positions,
+    pad_batch,
+    pad_id_of,
+    prefix_ids,
+    special_ids,
+)
 from steerdesk.engine.catalog.corpus import Corpus
 from steerdesk.engine.errors import Cancelled, InputError
 
@@ -85,7 +92,7 @@ class TopKAccumulator:
             ) -> None:
         """acts [b, T, F] float32 (0 at special and pad positions), ids [b, T], real [b, T]
         (False at padding), docs [b] document ids."""
-        b, T, F = acts.shape
+        _, T, F = acts.shape
         k, W = self.k, self.W
         # density, mean-when-on, histogram: from the non-zero entries only
         flat = acts.reshape(-1)
@@ -384,7 +391,9 @@ def build_catalog(session, corpus: str | Path | Sequence[Any], out_folder: str |
     state_path = out / STATE
     if state_path.is_file() and not restart:
         try:
-            saved = torch.load(state_path, map_location="cpu", weights_only=False)
+            # weights_only: the state holds only tensors and plain values, and a catalog folder
+            # from elsewhere must not be able to run code through a crafted state file
+            saved = torch.load(state_path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001
             raise InputError(f"{state_path}: the saved build state is unreadable ({exc}); "
                              "restart the build") from None
@@ -393,7 +402,8 @@ def build_catalog(session, corpus: str | Path | Sequence[Any], out_folder: str |
                              "SAE...) is saved there; rerun it with the same settings to resume, "
                              "or restart it (--restart)")
         acc.load(saved["acc"])
-        docs, meta_counts = saved["docs"], saved["meta_counts"]
+        docs = {int(k): v for k, v in saved["docs"].items()}
+        meta_counts = {k: Counter(dict(v)) for k, v in saved["meta_counts"].items()}
         chunks_done, tokens_seen = saved["chunks_done"], saved["tokens_seen"]
         sequences, n_docs_seen = saved["sequences"], saved["n_docs_seen"]
         elapsed_before = saved.get("elapsed", 0.0)
@@ -405,7 +415,8 @@ def build_catalog(session, corpus: str | Path | Sequence[Any], out_folder: str |
             del docs[d]
         tmp = state_path.with_name(state_path.name + ".tmp")
         torch.save({"fingerprint": fingerprint, "acc": acc.state(), "docs": docs,
-                    "meta_counts": meta_counts, "chunks_done": chunks_done,
+                    "meta_counts": {k: dict(c) for k, c in meta_counts.items()},
+                    "chunks_done": chunks_done,
                     "tokens_seen": tokens_seen, "sequences": sequences,
                     "n_docs_seen": n_docs_seen, "elapsed": elapsed}, tmp)
         os.replace(tmp, state_path)
@@ -430,7 +441,8 @@ def build_catalog(session, corpus: str | Path | Sequence[Any], out_folder: str |
         with torch.inference_mode():
             for s in range(0, len(seqs), step):
                 h = hidden[s: s + step]
-                acts = sae.encode(h).float() * valid[s: s + step].unsqueeze(-1)
+                acts = sae.encode(h).float()
+                acts.mul_(valid[s: s + step].unsqueeze(-1))
                 acc.add(acts, ids[s: s + step], real[s: s + step], doc_ids[s: s + step])
 
     stream = _chunks(src, tok, context, tokens, specials)
@@ -534,7 +546,8 @@ def _write(session, out: Path, acc: TopKAccumulator, docs: dict[int, dict],
         "hist_edges": torch.from_numpy(HIST_EDGES.copy()),
     }
     report(0.96, "Promoted and suppressed tokens")
-    effects = logit_effects(session, logit_tokens, vocab_size=len(tok))
+    effects = logit_effects(session, logit_tokens, vocab_size=len(tok),
+                            progress=lambda f, m: report(0.96 + 0.02 * f, m))
     method = None
     if effects is not None:
         method = logit_effects.method

@@ -13,9 +13,10 @@ them, or a Python list of texts (optionally with metadata per text).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from steerdesk.engine.errors import InputError
 

@@ -17,9 +17,10 @@ import csv
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from steerdesk.engine.errors import InputError
 
@@ -134,7 +135,7 @@ def read_label_objects(path: Path) -> list[dict]:
     """All explanation-like objects of a JSON / JSONL / CSV file."""
     text = _open_text(path)
     name = path.name.lower().removesuffix(".gz")
-    if name.endswith(".csv") or name.endswith(".tsv"):
+    if name.endswith((".csv", ".tsv")):
         return _csv_objects(text, path, "\t" if name.endswith(".tsv") else ",")
     stripped = text.lstrip()
     if not stripped:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -373,7 +374,7 @@ def features_on_text(session, text: str, top: int = 20, by: str = "max"
     tokens such as BOS/EOS/pad are left out), as (index, value), strongest first."""
     if by not in ("max", "mean"):
         raise InputError(f"rank by {by!r}: choose max or mean")
-    ids, acts, keep = text_activations(session, [text])[0]
+    _, acts, keep = text_activations(session, [text])[0]
     pooled = _pool(acts, keep, by)
     if pooled is None:
         raise InputError("the text has no tokens other than special ones (BOS/EOS); type some text")
@@ -420,7 +421,7 @@ class Classifier:
         atomic_write_json(Path(path), self.to_dict(), indent=1)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Classifier":
+    def load(cls, path: str | Path) -> Classifier:
         p = Path(path).expanduser()
         try:
             d = json.loads(p.read_text(encoding="utf-8"))
@@ -478,7 +479,7 @@ class ContrastResult:
 
 def _pooled(session, texts: Sequence[str], pool: str) -> torch.Tensor:
     rows = []
-    for ids, acts, keep in text_activations(session, list(texts)):
+    for _ids, acts, keep in text_activations(session, list(texts)):
         p = _pool(acts, keep, pool)
         rows.append(torch.zeros(acts.shape[-1]) if p is None else p)
     return torch.stack(rows)

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from tiny import make_model, make_sae
 
 # Short texts: each fits one chunk, so a snippet window (32 before, 32 after) is the whole

@@ -3,9 +3,16 @@
 import pytest
 import torch
 
-from steerdesk.engine.catalog import (Classifier, WordIndex, contrast, create_empty,
-                                      features_on_text, search_meaning, search_words,
-                                      semantic_available)
+from steerdesk.engine.catalog import (
+    Classifier,
+    WordIndex,
+    contrast,
+    create_empty,
+    features_on_text,
+    search_meaning,
+    search_words,
+    semantic_available,
+)
 from steerdesk.engine.catalog.activations import hidden_at_hook
 from steerdesk.engine.errors import InputError
 
@@ -73,10 +80,11 @@ def planted(cat_model_dir, tmp_path_factory):
     """An SAE on the embeddings (resid_pre of block 0) where feature PLANT fires only on the
     token "#" and BOS_FEATURE only on BOS; every other feature is exactly 0 on both
     tokens (their encoder columns are orthogonal to those embeddings, their biases <= 0)."""
+    from tiny import make_sae_tensors
+
     from steerdesk.engine.sae.base import SAE, SAEConfig
     from steerdesk.engine.sae.fmt_saelens import save_saelens
     from steerdesk.engine.session import open_session
-    from tiny import make_sae_tensors
 
     torch.set_num_threads(1)
     probe = open_session(cat_model_dir, make_sae_tensors_dir(tmp_path_factory), device="cpu",

@@ -5,11 +5,16 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import TEXTS
-from steerdesk.engine.catalog import (Catalog, build_catalog, catalog_folder_for, create_empty,
-                                      open_catalog_for)
-from steerdesk.engine.catalog import store
+
+from steerdesk.engine.catalog import (
+    Catalog,
+    build_catalog,
+    catalog_folder_for,
+    create_empty,
+    open_catalog_for,
+    store,
+)
 from steerdesk.engine.catalog.activations import hidden_at_hook
 from steerdesk.engine.errors import Cancelled, InputError
 
@@ -188,7 +193,7 @@ def test_session_attaches_catalog(built, cat_model_dir, cat_sae_dir):
 
     from steerdesk.engine.session import open_session
 
-    session, folder = built
+    _, folder = built
     target = cat_sae_dir / "catalog"
     shutil.copytree(folder, target)
     try:
@@ -200,7 +205,7 @@ def test_session_attaches_catalog(built, cat_model_dir, cat_sae_dir):
 
 def test_build_resumes_after_cancel(cat_session, tmp_path):
     texts = TEXTS * 2
-    kw = dict(context=64, batch_size=4, top_k=4, window=(8, 4))
+    kw = {"context": 64, "batch_size": 4, "top_k": 4, "window": (8, 4)}
     whole = build_catalog(cat_session, texts, tmp_path / "whole", **kw)
     with pytest.raises(Cancelled):
         build_catalog(cat_session, texts, tmp_path / "parts", _stop_after_batches=2, **kw)
