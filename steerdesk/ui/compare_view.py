@@ -44,6 +44,7 @@ class CompareView(QWidget):
     generate_clicked = Signal()
     stop_clicked = Signal()
     lights_up_requested = Signal(str)
+    text_selected = Signal(str)          # a selection in the prompt or an output
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -221,8 +222,16 @@ class CompareView(QWidget):
         return [c for c in self.columns if c.isVisible()]
 
     def _lights_menu(self, widget) -> None:
-        """'What lights up here?' on the selection, in the usual right-click menu."""
+        """'What lights up here?' on the selection, in the usual right-click menu; any
+        selection is also offered to the feature browser's text box."""
         widget.setContextMenuPolicy(Qt.CustomContextMenu)
+
+        def selected():
+            text = widget.textCursor().selectedText().replace("\u2029", "\n")
+            if text.strip():
+                self.text_selected.emit(text)
+
+        widget.selectionChanged.connect(selected)
 
         def show(pos):
             menu = widget.createStandardContextMenu()

@@ -25,6 +25,7 @@ RANGES = {"max": (-10.0, 10.0), "raw": (-100.0, 100.0)}
 class FeatureRow(QFrame):
     edited = Signal(int, str, object)    # uid, field, value
     remove_clicked = Signal(int)
+    drag_finished = Signal()
     focus_clicked = Signal(int)          # feature index
 
     def __init__(self, row: PanelRow, colour: str, unit: str, label_of=None, parent=None):
@@ -60,6 +61,8 @@ class FeatureRow(QFrame):
         self.slider.setMinimumWidth(160)
         self.slider.valueChanged.connect(
             lambda v: self.edited.emit(self.uid, "strength", round(float(v), 2)))
+        self.slider.sliderReleased.connect(self.drag_finished)
+        self.slider.editingFinished.connect(self.drag_finished)
 
         head = QHBoxLayout()
         head.addWidget(self.title, 1)

@@ -230,6 +230,7 @@ class MainWindow(QMainWindow):
         self.compare.generate_clicked.connect(self.generate)
         self.compare.stop_clicked.connect(self.stop)
         self.compare.lights_up_requested.connect(self._lights_up_on)
+        self.compare.text_selected.connect(self.browser.set_lights_text)
 
     # -- opening -----------------------------------------------------------------------------
     def show_open_dialog(self) -> None:

@@ -49,12 +49,14 @@ class SetField(QUndoCommand):
         self.state, self.uid, self.name = state, uid, name
         self.old = getattr(row, name) if row else None
         self.new = value
+        self.closed = False        # set when a drag ends: the next drag is its own undo step
 
     def id(self):
         return _STRENGTH_ID if self.name == "strength" else -1
 
     def mergeWith(self, other):
-        if not isinstance(other, SetField) or other.uid != self.uid or other.name != self.name:
+        if self.closed or not isinstance(other, SetField) or other.uid != self.uid \
+                or other.name != self.name:
             return False
         self.new = other.new
         return True
@@ -107,6 +109,12 @@ class PanelEditor:
         row = self.state.row(uid)
         if row is not None and getattr(row, name) != value:
             self.stack.push(SetField(self.state, uid, name, value))
+
+    def end_drag(self) -> None:
+        """A slider was released: later strength changes start a new undo step."""
+        last = self.stack.command(self.stack.index() - 1) if self.stack.index() > 0 else None
+        if isinstance(last, SetField):
+            last.closed = True
 
     def set_unit(self, unit: str) -> None:
         if unit != self.state.unit:

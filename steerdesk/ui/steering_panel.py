@@ -136,6 +136,7 @@ class SteeringPanel(QWidget):
             w = FeatureRow(row, theme.feature_colour(n), self.state.unit, self._label)
             w.edited.connect(self.c.editor.set)
             w.remove_clicked.connect(self.c.editor.remove)
+            w.drag_finished.connect(self.c.editor.end_drag)
             w.focus_clicked.connect(self.c.set_focus)
             w.set_focused(row.index == self.c.focus)
             self.list_layout.insertWidget(self.list_layout.count() - 1, w)

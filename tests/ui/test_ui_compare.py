@@ -137,7 +137,14 @@ def test_drop_feature_on_panel(window):
 
 
 def test_lights_up_lists_features(window, qtbot):
-    window.browser.text.setPlainText("hello world")
+    from PySide6.QtGui import QTextCursor
+
+    window.compare.prompt.setPlainText("say hello world now")
+    cursor = window.compare.prompt.textCursor()     # select "hello world" in the prompt
+    cursor.setPosition(4)
+    cursor.setPosition(15, QTextCursor.KeepAnchor)
+    window.compare.prompt.setTextCursor(cursor)
+    assert window.browser.text.toPlainText() == "hello world"
     with qtbot.waitSignal(window.c.lights_up_done, timeout=10000):
         qtbot.mouseClick(window.browser.lights_button, Qt.LeftButton)
     model = window.browser.model

@@ -29,6 +29,13 @@ def test_undo_redo_add_slide_mode_remove(window):
     assert (c.panel.rows[0].mode, c.panel.rows[0].enabled) == ("add", True)
     c.undo.undo()                       # the whole drag
     assert c.panel.rows[0].strength == 8.0
+    c.undo.redo()
+    row.drag_finished.emit()            # released: the next drag is a step of its own
+    row.slider.setValue(40.0)
+    c.undo.undo()
+    assert c.panel.rows[0].strength == 30.0
+    c.undo.undo()
+    assert c.panel.rows[0].strength == 8.0
     # The widgets show the state after undo.
     assert window.panel.rows[uid].slider.value() == pytest.approx(8.0)
     c.undo.redo()
