@@ -45,6 +45,7 @@ class CompareView(QWidget):
     stop_clicked = Signal()
     lights_up_requested = Signal(str)
     text_selected = Signal(str)          # a selection in the prompt or an output
+    open_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -131,9 +132,11 @@ class CompareView(QWidget):
 
         self.columns_split = QSplitter(Qt.Horizontal)
         self.columns: list[OutputColumn] = []
-        self.empty = QLabel("Press <b>Generate</b> to see the baseline and the steered text "
-                            "side by side.")
+        self.empty = QLabel()
         self.empty.setAlignment(Qt.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.linkActivated.connect(lambda _: self.open_requested.emit())
+        self.set_model_open(False)
         self.empty.setObjectName("hint")
         self.empty.setFrameShape(QFrame.StyledPanel)
 
@@ -145,6 +148,13 @@ class CompareView(QWidget):
         layout.addWidget(self.empty, 1)
         layout.addWidget(self.columns_split, 1)
         self.columns_split.hide()
+
+    def set_model_open(self, is_open: bool) -> None:
+        self.empty.setText(
+            "Press <b>Generate</b> (Ctrl+Enter) to see the baseline and the steered text side "
+            "by side." if is_open else
+            "No model is open. <a href='open'>Open a model and an SAE…</a> "
+            "(File &gt; Open, Ctrl+O)")
 
     # -- inputs ------------------------------------------------------------------------------
     def roll_seed(self) -> None:

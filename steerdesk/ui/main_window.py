@@ -231,6 +231,7 @@ class MainWindow(QMainWindow):
         self.compare.stop_clicked.connect(self.stop)
         self.compare.lights_up_requested.connect(self._lights_up_on)
         self.compare.text_selected.connect(self.browser.set_lights_text)
+        self.compare.open_requested.connect(self.show_open_dialog)
 
     # -- opening -----------------------------------------------------------------------------
     def show_open_dialog(self) -> None:
@@ -262,6 +263,7 @@ class MainWindow(QMainWindow):
             f" · {catalog} · {d['model']['device']} {d['model']['dtype']}")
         self.setWindowTitle(f"steerdesk — {d['model']['name']}")
         self.browser.set_source(self.c.features)
+        self.compare.set_model_open(True)
         self.panel.set_max_unit_allowed(session.catalog is not None)
         self._relabel_panel()
         config.remember_pair(self.settings, self.c.open_request.pair())
