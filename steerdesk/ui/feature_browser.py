@@ -47,6 +47,9 @@ class FeatureBrowser(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.setWordWrap(False)
         self.table.setAlternatingRowColors(True)
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.AscendingOrder)
+        self.table.horizontalHeader().setSortIndicatorClearable(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(1, QHeaderView.Stretch)
         for col in (0, 2, 3):
@@ -113,9 +116,17 @@ class FeatureBrowser(QWidget):
             return
         rows = self.source.search(self.search.text())
         self.model.set_rows(rows)
+        self._clear_sort()
         self._show_count(len(rows))
         if len(rows) == 0 and self.search.text().strip() and not self.source.has_catalog:
             self.count.setText("no catalog: search by feature number")
+
+    def _clear_sort(self) -> None:
+        """New results come in their own order (best match first): no column is sorted."""
+        header = self.table.horizontalHeader()
+        header.blockSignals(True)
+        header.setSortIndicator(-1, Qt.AscendingOrder)
+        header.blockSignals(False)
 
     def _show_count(self, n: int) -> None:
         total = self.source.d_sae if self.source else 0
@@ -123,6 +134,7 @@ class FeatureBrowser(QWidget):
 
     def show_lights_up(self, text: str, found: list[tuple[int, float]]) -> None:
         self.model.set_rows([i for i, _ in found], {i: v for i, v in found})
+        self._clear_sort()
         self.count.setText(f"{len(found)} light up")
         self.back_button.show()
         if found:

@@ -42,6 +42,16 @@ def test_search_100k_features_is_instant(qapp):
     assert model.rowCount() == len(rows) > 0
     assert all("golden" in src.label(i) and "bridge" in src.label(i) for i in rows[:50])
     assert list(src.search("1234")[:1]) == [1234]
+    from PySide6.QtCore import Qt
+
+    model.set_rows(np.arange(120_000))
+    t = time.perf_counter()
+    model.sort(2, Qt.DescendingOrder)                   # by max activation
+    assert time.perf_counter() - t < 1.0
+    assert model.feature_at(0) == 119_999
+    model.sort(0, Qt.AscendingOrder)
+    assert model.feature_at(0) == 0
+    model.set_rows(rows)
     assert model.data(model.index(0, 1)) == src.label(int(rows[0]))
 
 
