@@ -323,8 +323,10 @@ class MainWindow(QMainWindow):
             rate = done.steps / done.seconds if done.seconds > 0 else 0
             why = {"length": "reached max tokens", "eos": "end of text",
                    "cancelled": "stopped"}.get(done.reason, done.reason)
+            note = (" · this model has no chat template, so the prompt went in as plain text"
+                    if self.compare.mode.currentData() and not record.chat_template_used else "")
             self.compare.status.setText(f"{why} · {done.steps} tokens · {done.seconds:.1f} s · "
-                                        f"{rate:.0f} tokens/s")
+                                        f"{rate:.0f} tokens/s{note}")
             self.compare.status.setToolTip(f"{done.steps} decoding steps for all columns at "
                                            f"once; first token after "
                                            f"{(done.first_token_seconds or 0):.2f} s")

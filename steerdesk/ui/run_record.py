@@ -41,6 +41,7 @@ class RunRecord:
     prompt_tokens: list[str] = field(default_factory=list)
     rows: list[RowRecord] = field(default_factory=list)
     done: DoneEvent | None = None
+    chat_template_used: bool = False
     version: int = 0                     # bumped on every change; views compare to redraw
 
     def __post_init__(self):
@@ -49,6 +50,7 @@ class RunRecord:
     def add(self, event) -> None:
         if isinstance(event, PromptEvent):
             self.prompt_tokens = list(event.token_texts)
+            self.chat_template_used = event.chat_template_used
         elif isinstance(event, StepEvent):
             for row, tok in zip(self.rows, event.rows):
                 if tok.token_id is None:
