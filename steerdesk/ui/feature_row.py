@@ -6,8 +6,15 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QToolButton,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+)
 from superqt import QLabeledDoubleSlider
 
 from steerdesk.ui import theme
@@ -117,5 +124,5 @@ class FeatureRow(QFrame):
         self._elide_title()
 
     def set_focused(self, focused: bool) -> None:
-        self.setStyleSheet("FeatureRow { border: 2px solid %s; }" % theme.ACCENT
+        self.setStyleSheet(f"FeatureRow {{ border: 2px solid {theme.ACCENT}; }}"
                            if focused else "")

@@ -25,7 +25,7 @@ class FeatureSource:
         self._lower: list[str] | None = None
 
     @classmethod
-    def for_session(cls, session) -> "FeatureSource":
+    def for_session(cls, session) -> FeatureSource:
         return cls(session.sae.d_sae, session.catalog)
 
     @property

@@ -12,10 +12,11 @@ MIME = "application/x-steerdesk-feature"
 COLUMNS = ("#", "label", "max act", "density")
 TIPS = ("The feature's number in the SAE",
         "What the feature responds to, in words (from the catalog)",
-        "Max activation: the largest value the feature reached on the catalog's text. "
-        "Steering strengths in 'x max' are multiples of it.",
-        "Density: how often the feature is active (share of tokens). Very dense features "
-        "tend to be generic.")
+        ("Max activation: the largest value the feature reached on the catalog's text. "
+         "Steering strengths in 'x max' are multiples of it."),
+        ("Density: how often the feature is active (share of tokens). Very dense features "
+         "tend to be generic."))
+_ROOT = QModelIndex()
 
 
 class FeatureTableModel(QAbstractTableModel):
@@ -67,10 +68,10 @@ class FeatureTableModel(QAbstractTableModel):
     def feature_at(self, row: int) -> int:
         return int(self.rows[row])
 
-    def rowCount(self, parent=QModelIndex()):
+    def rowCount(self, parent=_ROOT):
         return 0 if parent.isValid() else len(self.rows)
 
-    def columnCount(self, parent=QModelIndex()):
+    def columnCount(self, parent=_ROOT):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):

@@ -11,14 +11,30 @@ from dataclasses import asdict
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMenu,
-                               QMessageBox, QProgressBar, QSplitter, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from steerdesk.engine import pack
 from steerdesk.engine.errors import InputError, PickleRefused, RemoteCodeRefused
-from steerdesk.engine.presets import Preset, list_presets, load_preset, parse_preset, save_preset
+from steerdesk.engine.presets import (
+    Preset,
+    list_presets,
+    load_preset,
+    parse_preset,
+    save_preset,
+)
 from steerdesk.ui import config, export, theme
 from steerdesk.ui.about import show_about
 from steerdesk.ui.compare_view import CompareView

@@ -4,8 +4,16 @@ arrive by drag and drop from the feature list, or through `add_feature`."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QScrollArea,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from steerdesk.ui import theme
 from steerdesk.ui.controller import Controller
@@ -157,7 +165,7 @@ class SteeringPanel(QWidget):
             w.show_row(self.state.row(uid))
 
     def _focus_changed(self, index: int) -> None:
-        for uid, w in self.rows.items():
+        for w in self.rows.values():
             w.set_focused(w.index == index)
 
     # -- drag and drop from the feature list ---------------------------------------------------

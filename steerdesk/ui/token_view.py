@@ -100,8 +100,7 @@ class TokenView(QTextEdit):
     def token_tooltip(self, n: int) -> str:
         tok = self.row.tokens[n]
         prob = "?" if tok.prob is None else f"{tok.prob:.1%}"
-        lines = [f"<b>{html.escape(repr(tok.text))}</b> · token {n + 1} · "
-                 f"probability {prob}"]
+        lines = [f"<b>{html.escape(repr(tok.text))}</b> · token {n + 1} · probability {prob}"]
         if tok.top_features:
             lines.append("<br>Top features here:")
             for i, v in tok.top_features[:6]:

@@ -12,8 +12,9 @@ import itertools
 import queue
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
@@ -23,10 +24,10 @@ _ids = itertools.count(1)
 @dataclass
 class Job:
     kind: str
-    fn: Callable[["Job"], Any]
+    fn: Callable[[Job], Any]
     id: int = field(default_factory=lambda: next(_ids))
     cancel_event: threading.Event = field(default_factory=threading.Event)
-    worker: "EngineWorker | None" = None
+    worker: EngineWorker | None = None
 
     @property
     def cancelled(self) -> bool:

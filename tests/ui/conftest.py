@@ -2,7 +2,6 @@
 fresh config folder per test, and a window with that pair open."""
 
 import pytest
-
 from tiny import make_model, make_sae
 
 

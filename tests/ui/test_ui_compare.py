@@ -52,7 +52,7 @@ def test_search_add_slide_generate(window, qtbot, ui_session):
     ref = generate(ui_session, GenerationRequest(PROMPT, variants=[spec], max_new_tokens=12,
                                                  watch=[12], top_k_features=8))
     for r in (0, 1):
-        xs, ys = window.plot.curves[(r, 12)].getData()
+        _, ys = window.plot.curves[(r, 12)].getData()
         toks = [t for t in ref.rows[r].tokens if not t.finished]
         assert len(ys) == len(record.rows[r].tokens) == len(toks)
         # (float sums differ in the last bits between thread counts)
@@ -107,13 +107,13 @@ def test_sweep_runs_columns_side_by_side(window, qtbot):
 def test_tooltip_and_tint(window, qtbot):
     window.panel.add_feature(3)
     window.compare.max_tokens.setValue(6)
-    record = run_to_end(window, qtbot)
+    run_to_end(window, qtbot)
     view = window.compare.visible_columns()[1].view
     tip = view.token_tooltip(0)
     assert "probability" in tip and "Top features" in tip
     assert view.tint_col == 0
     # A real hover over the first generated token shows that tooltip.
-    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtCore import QEvent
     from PySide6.QtGui import QHelpEvent, QTextCursor
     from PySide6.QtWidgets import QToolTip
 
