@@ -100,6 +100,82 @@ def _last_logits_only(model) -> dict:
     return {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
 
+def _widening(hook: SteeringHook, rows: int) -> Callable[[torch.Tensor], torch.Tensor | None]:
+    """The hook as installed. A one-row prompt pass (see `_prefill`) that steers nothing in the
+    prompt reaches it with one row: it reads that row as every row's (a view, no copy) and the
+    model goes on with one row."""
+    def fn(hidden: torch.Tensor) -> torch.Tensor | None:
+        if hidden.shape[0] == 1 and rows > 1:
+            hidden = hidden.expand(rows, *hidden.shape[1:])
+        return hook(hidden)
+    return fn
+
+
+def _widen_input(module: torch.nn.Module, rows: int):
+    """A pre-hook, ahead of all others, that widens the one-row input of the hooked module to
+    all rows: the rows are the same up to there, and differ from there on."""
+    def pre(mod, args, kwargs):
+        if args and isinstance(args[0], torch.Tensor) and args[0].shape[0] == 1:
+            return (args[0].expand(rows, *args[0].shape[1:]), *args[1:]), kwargs
+        h = kwargs.get("hidden_states")
+        if isinstance(h, torch.Tensor) and h.shape[0] == 1:
+            return args, {**kwargs, "hidden_states": h.expand(rows, *h.shape[1:])}
+        return None
+    return module.register_forward_pre_hook(pre, with_kwargs=True, prepend=True)
+
+
+_WIDENABLE_LAYERS = ("DynamicLayer", "DynamicSlidingWindowLayer")
+
+
+def _widen_cache(past, rows: int) -> bool:
+    """Repeat one-row cache layers (those before the hook) to `rows`. False where the cache is
+    of a kind this does not know, or the batch sizes do not add up."""
+    layers = getattr(past, "layers", None)
+    if not layers or any(type(layer).__name__ not in _WIDENABLE_LAYERS for layer in layers):
+        return False
+    for layer in layers:
+        for name in ("keys", "values"):
+            t = getattr(layer, name, None)
+            if not isinstance(t, torch.Tensor) or t.shape[0] not in (1, rows):
+                return False
+    for layer in layers:
+        for name in ("keys", "values"):
+            t = getattr(layer, name)
+            if t.shape[0] == 1 and rows > 1:
+                setattr(layer, name, t.repeat(rows, *([1] * (t.dim() - 1))))
+    return True
+
+
+def _prefill(model, prompt: torch.Tensor, rows: int, shared: bool,
+             widen_at: torch.nn.Module | None = None):
+    """The prompt's forward pass: (cache, last logits [rows, vocab]).
+
+    All rows hold the same prompt and differ only from the hook point on, where variants are
+    steered. With the hook installed (`shared`), the pass starts with one row: the layers before
+    the hooked module run once, not once per row. Where the prompt is steered, the hooked
+    module's input is widened to all rows (`widen_at`); where it is not (positions="generated"),
+    the whole pass runs one row. The one-row cache layers are then repeated to all rows. Models
+    whose cache is of another kind, or that do not take a wider batch mid-pass, get the plain
+    pass with every row."""
+    keep = _last_logits_only(model)
+    if shared and rows > 1:
+        widen = _widen_input(widen_at, rows) if widen_at is not None else None
+        try:
+            with torch.inference_mode():
+                out = model(input_ids=prompt[:1], use_cache=True, **keep)
+            logits = out.logits[:, -1, :]
+            if logits.shape[0] in (1, rows) and _widen_cache(out.past_key_values, rows):
+                return out.past_key_values, logits.expand(rows, -1)
+        except (RuntimeError, ValueError, IndexError):
+            pass  # a model that cannot go on wider than it started: the plain pass below
+        finally:
+            if widen is not None:
+                widen.remove()
+    with torch.inference_mode():
+        out = model(input_ids=prompt, use_cache=True, **keep)
+    return out.past_key_values, out.logits[:, -1, :]
+
+
 def encode_prompt(tokenizer, prompt: str, chat: bool) -> tuple[list[int], bool]:
     """Token ids fed to the model (BOS included when the tokenizer adds one)."""
     if chat and getattr(tokenizer, "chat_template", None):
@@ -205,13 +281,14 @@ def stream(session: Session, request: GenerationRequest,
     hook = SteeringHook(session.sae, request.variants, positions=request.positions,
                         max_acts=session.max_acts, watch=request.watch,
                         top_k=request.top_k_features)
-    handle = session.hook.register(hook) if (hook.steers or hook.reads) else None
+    handle = (session.hook.register(_widening(hook, rows)) if (hook.steers or hook.reads)
+              else None)
     n_watch, k = len(request.watch), hook.top_k
     try:
         prompt = torch.tensor([ids], dtype=torch.long, device=device).expand(rows, -1)
-        with torch.inference_mode():
-            out = model(input_ids=prompt, use_cache=True, **_last_logits_only(model))
-        past, logits = out.past_key_values, out.logits[:, -1, :]
+        past, logits = _prefill(model, prompt, rows, shared=handle is not None,
+                                widen_at=(session.hook.module if hook.steers and hook._steer_now()
+                                          else None))
         hook.in_prefill = False
         texts = [tok.decode([i], skip_special_tokens=False) for i in ids]
         watch_rows = hook.last_watch.tolist() if n_watch else [[[] for _ in ids]] * rows
