@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from steerdesk.ui.main_window import MainWindow
 
     window = MainWindow(interactive=not args.screenshot)
+    _report_bugs_without_crashing(window)
     if args.prompt is not None:
         window.compare.prompt.setPlainText(args.prompt)
 
@@ -92,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
 
         window.resize(1480, 900)
         window.show()
+        if args.presentation:   # its look, at the screenshot's size rather than full screen
+            window.set_presentation(True)
+            window.showNormal()
+            window.resize(1480, 900)
         window.open_pair(request)
         code = take_screenshot(window, args.screenshot, apply_preset)
         window.close()
@@ -110,6 +115,22 @@ def main(argv: list[str] | None = None) -> int:
 
         QTimer.singleShot(0, window.show_open_dialog)
     return app.exec()
+
+
+def _report_bugs_without_crashing(window) -> None:
+    """An exception in a slot is a bug; on stage it must not end the show. Print it for the
+    bug report and say so in the status bar, without a modal dialog."""
+    import traceback
+
+    def hook(kind, value, tb):
+        traceback.print_exception(kind, value, tb)
+        try:
+            window.statusBar().showMessage(f"Internal error: {value} (details in the terminal)",
+                                           10000)
+        except RuntimeError:   # the window is already gone
+            pass
+
+    sys.excepthook = hook
 
 
 def default_pair(last):

@@ -78,6 +78,9 @@ class MainWindow(QMainWindow):
             self.setWindowIcon(icon)
             QApplication.instance().setWindowIcon(icon)
         self._base_point_size = QApplication.instance().font().pointSizeF()
+        self._zoom = float(self.settings.get("zoom", 1.0) or 1.0)
+        if self._zoom != 1.0:
+            theme.apply(False, self._base_point_size * self._zoom)
         self._drawn_version = -1
         self._run_started_at = 0.0
 
@@ -177,6 +180,10 @@ class MainWindow(QMainWindow):
                                                 lambda on: self.set_presentation(on),
                                                 QKeySequence("F11"))
         self.presentation_action.setCheckable(True)
+        view.addSeparator()
+        self._action(view, "&Larger text", lambda: self.zoom(1.15), QKeySequence.ZoomIn)
+        self._action(view, "&Smaller text", lambda: self.zoom(1 / 1.15), QKeySequence.ZoomOut)
+        self._action(view, "&Normal text size", lambda: self.zoom(None), QKeySequence("Ctrl+0"))
 
         help_ = bar.addMenu("&Help")
         self._action(help_, "&About steerdesk", lambda: show_about(self, self.c.session))
@@ -464,8 +471,14 @@ class MainWindow(QMainWindow):
             export.save_png(self.compare, path)
 
     # -- presentation ------------------------------------------------------------------------
+    def zoom(self, factor: float | None) -> None:
+        """Text size for the room: Ctrl+plus / Ctrl+minus, on top of presentation mode."""
+        self._zoom = 1.0 if factor is None else min(3.0, max(0.6, self._zoom * factor))
+        self.settings["zoom"] = self._zoom
+        theme.apply(self.presentation_action.isChecked(), self._base_point_size * self._zoom)
+
     def set_presentation(self, on: bool) -> None:
-        theme.apply(on, self._base_point_size)
+        theme.apply(on, self._base_point_size * self._zoom)
         self.presentation_action.setChecked(on)
         self.menuBar().setVisible(not on)
         self.settings["presentation"] = on

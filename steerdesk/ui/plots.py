@@ -60,7 +60,8 @@ class ActivationPlot(pg.PlotWidget):
         for r, row in enumerate(record.rows):
             for feature in record.watch:
                 colour = colours.get(feature, "#555555")
-                pen = pg.mkPen(colour, width=1, style=ROW_STYLES[min(r, len(ROW_STYLES) - 1)])
+                pen = pg.mkPen(colour, width=2 if theme.DARK else 1,   # thick for a room
+                               style=ROW_STYLES[min(r, len(ROW_STYLES) - 1)])
                 name = f"#{feature} {row.name[:24]}"
                 self.curves[(r, feature)] = self.plot([], [], pen=pen, name=name)
 
@@ -176,16 +177,36 @@ def colour_map(record: RunRecord | None, panel_indices: list[int]) -> dict[int, 
 
 
 def style_plot(widget: pg.PlotWidget, dark: bool) -> None:
-    """Presentation mode: white axes and text on black; normal: black on white."""
+    """Presentation mode: white axes and larger text on black, thicker curves; normal: black on
+    white."""
+    from PySide6.QtGui import QFont
+
     fg = "w" if dark else "k"
+    size = "15pt" if dark else "9pt"
     widget.setBackground("k" if dark else "w")
+    font = QFont()
+    font.setPointSize(14 if dark else 9)
     for name in ("left", "bottom"):
         axis = widget.getAxis(name)
         axis.setPen(fg)
         axis.setTextPen(fg)
-    legend = widget.getPlotItem().legend
+        axis.setStyle(tickFont=font)
+        if axis.labelText:
+            axis.setLabel(axis.labelText, color="#ffffff" if dark else "#000000",
+                          **{"font-size": size})
+    # Room for the bigger ticks and labels (the left width is fixed, see ActivationPlot).
+    if widget.getAxis("left").fixedWidth is not None:
+        widget.getAxis("left").setWidth(90 if dark else 48)
+    widget.getAxis("bottom").setHeight(70 if dark else None)
+    item = widget.getPlotItem()
+    for curve in item.listDataItems():
+        pen = pg.mkPen(curve.opts["pen"])
+        pen.setWidth(2 if dark else 1)
+        curve.setPen(pen)
+    legend = item.legend
     if legend is not None:
         legend.setBrush(pg.mkBrush(0, 0, 0, 200) if dark else pg.mkBrush(255, 255, 255, 210))
         legend.setLabelTextColor(fg)
-        for _sample, label in legend.items:   # existing labels keep their colour otherwise
-            label.setText(label.text, color=fg)
+        legend.setLabelTextSize(size)
+        for _sample, label in legend.items:   # existing labels keep their look otherwise
+            label.setText(label.text, color=fg, size=size)
