@@ -46,3 +46,38 @@ def test_about_names_versions(window):
 
     text = about_text(window.c.session)
     assert torch.__version__ in text and "cpu" in text
+
+
+def test_open_dialog_recent_pairs_and_fields(qtbot):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from steerdesk.ui.open_dialog import OpenDialog
+
+    recent = [{"model": "/m/one", "sae": "/s/one", "hook": None, "device": "cpu",
+               "dtype": "float32"}]
+    d = OpenDialog(recent, ["gpt2"], None)
+    qtbot.addWidget(d)
+    ok = d.buttons.button(QDialogButtonBox.Open)
+    assert not ok.isEnabled()                        # nothing chosen yet
+    d.recent.setCurrentRow(0)
+    r = d.request()
+    assert (r.model, r.sae, r.device, r.dtype) == ("/m/one", "/s/one", "cpu", "float32")
+    assert ok.isEnabled()
+    d.model.setCurrentText("gpt2")
+    d.hook.setText("blocks.3.hook_resid_post")
+    assert d.request().model == "gpt2" and d.request().hook == "blocks.3.hook_resid_post"
+
+
+def test_export_menu_actions(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window.panel.add_feature(2)
+    window.compare.max_tokens.setValue(4)
+    with qtbot.waitSignal(window.generation_finished, timeout=20000):
+        window.generate()
+    for name in ("c.html", "c.png"):
+        monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                            staticmethod(lambda *a, n=name, **k: (str(tmp_path / n), "")))
+        (window.export_html if name.endswith("html") else window.export_png)()
+        assert (tmp_path / name).stat().st_size > 0
+    assert "no steering" in (tmp_path / "c.html").read_text()
