@@ -42,8 +42,9 @@ def _detail(row: dict[str, Any]) -> str:
     if name.startswith("d"):
         parts.append(f"{row['ratio_to_b']:.2f}x of (b)'s throughput")
     if "bandwidth_bound_steps_s" in row:
-        parts.append(f"{row['steps_s']:.1f} steps/s, bound {row['bandwidth_bound_steps_s']:.0f} "
-                     f"({row['fraction_of_bound']:.0%})")
+        parts.append(f"{row['steps_s']:.1f} tok/s per column, bandwidth bound "
+                     f"{row['bandwidth_bound_steps_s']:.0f} ({row['fraction_of_bound']:.0%}; "
+                     f"plain {row['plain_fraction_of_bound']:.0%})")
     return "; ".join(parts)
 
 
