@@ -92,7 +92,7 @@ class TopKAccumulator:
             ) -> None:
         """acts [b, T, F] float32 (0 at special and pad positions), ids [b, T], real [b, T]
         (False at padding), docs [b] document ids."""
-        _, T, F = acts.shape
+        b, T, F = acts.shape
         k, W = self.k, self.W
         # density, mean-when-on, histogram: from the non-zero entries only
         flat = acts.reshape(-1)
@@ -100,36 +100,46 @@ class TopKAccumulator:
         if nz.numel():
             v = flat[nz]
             f = nz % F
-            self.on += torch.bincount(f, minlength=F)
+            ones = torch.ones_like(f)
+            self.on.index_add_(0, f, ones)
             self.total.index_add_(0, f, v.double())
             bins = torch.bucketize(v, self.inner_edges)
-            self.hist += torch.bincount(f * N_BINS + bins, minlength=F * N_BINS)
-        # top-k over sequences: one candidate (the sequence max) per feature and sequence
-        seq_max, seq_arg = acts.max(dim=1)                       # [b, F]
+            self.hist.index_add_(0, f * N_BINS + bins, ones)
+        # top-k over sequences: one candidate (the sequence max) per feature and sequence;
+        # from the non-zero entries when they are few (TopK SAEs), else a dense reduction
+        if nz.numel() * 16 <= flat.numel():
+            seq_max = torch.zeros(b * F, device=acts.device)
+            if nz.numel():
+                seq_max.scatter_reduce_(0, (nz // (T * F)) * F + f, v, reduce="amax")
+            seq_max = seq_max.view(b, F)
+        else:
+            seq_max = acts.amax(dim=1)                            # [b, F]
         cand = seq_max.t()                                        # [F, b]
         cand = torch.where(cand > 0, cand, torch.full_like(cand, -1.0))
-        new_vals, sel = torch.cat([self.top_vals, cand], dim=1).topk(k, dim=1)
-        is_new = sel >= k
-        rows = torch.nonzero(is_new.any(dim=1)).squeeze(1)
-        self.top_vals = new_vals
+        # only features with a candidate above their current k-th value can change
+        rows = torch.nonzero((cand > self.top_vals[:, -1:]).any(dim=1)).squeeze(1)
         if rows.numel() == 0:
             return
-        sel_r = sel[rows]                                         # [R, k]
+        new_vals, sel_r = torch.cat([self.top_vals[rows], cand[rows]], dim=1).topk(k, dim=1)
+        self.top_vals[rows] = new_vals
+        is_new = (sel_r >= k) & (new_vals > 0)      # empty slots (-1) tie: not news
         old = sel_r.clamp(max=k - 1)
         tok_r = self.top_tok[rows].gather(1, old.unsqueeze(-1).expand(-1, -1, W))
         act_r = self.top_act[rows].gather(1, old.unsqueeze(-1).expand(-1, -1, W))
         doc_r = self.top_doc[rows].gather(1, old)
-        wr, ws = torch.nonzero(is_new[rows], as_tuple=True)       # winners: (row in R, slot)
+        wr, ws = torch.nonzero(is_new, as_tuple=True)             # winners: (row in R, slot)
         f = rows[wr]
         bi = sel_r[wr, ws] - k
-        pos = seq_arg[bi, f]
+        pos = acts[bi.unsqueeze(1), torch.arange(T, device=acts.device), f.unsqueeze(1)].argmax(1)
         win = pos.unsqueeze(1) + self.offsets                     # [n, W]
         inside = (win >= 0) & (win < T)
         wc = win.clamp(0, T - 1)
         bcol = bi.unsqueeze(1)
         keep = inside & real[bcol, wc]
-        toks = torch.where(keep, ids[bcol, wc].to(torch.int32), torch.full_like(wc, -1, dtype=torch.int32))
-        vals = torch.where(keep, acts[bcol, wc, f.unsqueeze(1)], torch.zeros((), device=acts.device))
+        toks = torch.where(keep, ids[bcol, wc].to(torch.int32),
+                           torch.full_like(wc, -1, dtype=torch.int32))
+        vals = torch.where(keep, acts[bcol, wc, f.unsqueeze(1)],
+                           torch.zeros((), device=acts.device))
         tok_r[wr, ws] = toks
         act_r[wr, ws] = vals
         doc_r[wr, ws] = docs[bi]
@@ -425,6 +435,7 @@ def build_catalog(session, corpus: str | Path | Sequence[Any], out_folder: str |
     special_list = torch.tensor(sorted(specials) or [-1], device=dev)
     t_start = time.perf_counter()
     last_save = t_start
+    save_cost = 0.0
     batch: list[tuple[list[int], int]] = []
     fraction = 0.0
     batches_run = 0
@@ -477,9 +488,11 @@ def build_catalog(session, corpus: str | Path | Sequence[Any], out_folder: str |
             save_state(elapsed_before + now - t_start)
             raise Cancelled(f"catalog build stopped after {tokens_seen:,} tokens; "
                             "run it again to resume")
-        if now - last_save >= checkpoint_seconds:
+        # checkpoints cost at most ~5% of the time (the state of a 131k-feature SAE is large)
+        if now - last_save >= max(checkpoint_seconds, 20 * save_cost):
             save_state(elapsed_before + now - t_start)
-            last_save = now
+            last_save = time.perf_counter()
+            save_cost = last_save - now
     if batch:
         run_batch()
         chunks_done += len(batch)
