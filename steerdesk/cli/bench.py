@@ -29,8 +29,10 @@ def register(subparsers) -> None:
                         "llama-3.2-1b 2; --quick 3)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--dtype", default="float32", help="float32 (default) or bfloat16 (GPU)")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="torch CPU threads (default: torch's own choice)")
+    p.add_argument("--threads", type=int, metavar="N", default=1,
+                   help="torch CPU threads (default 1: steady timings on a shared or busy "
+                        "machine, where more threads wait on each other; the ratios change "
+                        "little with the thread count)")
     p.add_argument("--bandwidth", type=float, metavar="TB/S",
                    help="GPU memory bandwidth for the decode bound weight_bytes / bandwidth "
                         "(default: known for H100 3.35, H200 4.8)")
