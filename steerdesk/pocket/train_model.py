@@ -142,6 +142,8 @@ def save_model_folder(model, tokenizer_dir: Path, out_dir: Path, metrics: dict) 
             raise FileNotFoundError(f"{source}: tokenizer file missing")
         shutil.copy2(source, tmp / name)
     (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    for path in tmp.iterdir():
+        path.chmod(0o644)  # safetensors writes 0600; package data must be readable by all users
     old = out_dir.with_name(out_dir.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if out_dir.exists():
