@@ -62,7 +62,7 @@ class ModelPlan:
 FULL_PLAN = (ModelPlan("pocket", 128, 64, 5),
              ModelPlan("gpt2-small", 128, 32, 3),
              ModelPlan("llama-3.2-1b", 64, 16, 2))
-QUICK_PLAN = (ModelPlan("pocket", 128, 32, 3),)
+QUICK_PLAN = (ModelPlan("pocket", 128, 32, 5),)
 
 
 @dataclass

@@ -16,7 +16,7 @@ def register(subparsers) -> None:
                     "pocket pack, a random GPT-2 small and a random Llama-3.2-1B-shaped model "
                     "(about 10 minutes on a 2-core CPU).")
     p.add_argument("--quick", action="store_true",
-                   help="the pocket pack only, 32 new tokens, 3 repetitions (under a minute)")
+                   help="the pocket pack only, 32 new tokens, 5 repetitions (under a minute)")
     p.add_argument("--models", metavar="M,M",
                    help="which models: pocket, gpt2-small, llama-3.2-1b (and tiny, for tests)")
     p.add_argument("--prompt-tokens", type=int, metavar="N",
@@ -26,7 +26,7 @@ def register(subparsers) -> None:
                         "llama-3.2-1b 16; --quick 32)")
     p.add_argument("--repeats", type=int, metavar="N",
                    help="timed runs of each mode (default: pocket 5, gpt2-small 3, "
-                        "llama-3.2-1b 2; --quick 3)")
+                        "llama-3.2-1b 2; --quick 5)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--dtype", default="float32", help="float32 (default) or bfloat16 (GPU)")
     p.add_argument("--threads", type=int, metavar="N", default=1,
