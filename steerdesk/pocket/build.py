@@ -82,7 +82,9 @@ def stage_model(ctx: BuildContext) -> None:
         batch_size=ctx.args.batch_size,
         threads=ctx.args.threads,
     )
-    if ctx.args.fresh:
+    # A build that (re)made the data starts training over; `--stages model` alone resumes.
+    remade_data = {"corpus", "tokenizer"} & set(ctx.args.stages.split(","))
+    if ctx.args.fresh or remade_data:
         shutil.rmtree(ctx.work_dir, ignore_errors=True)
     train(
         load_streams(ctx.tokens_dir / "train.npz"),
@@ -118,7 +120,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", type=Path, default=None, help=f"default {paths.cache_dir()}")
     parser.add_argument("--out", type=Path, default=None, help=f"model folder, default {paths.model_dir()}")
     parser.add_argument("--run-name", default="main", help="training checkpoint folder name (resumes if present)")
-    parser.add_argument("--fresh", action="store_true", help="discard this run's checkpoint and start over")
+    parser.add_argument("--fresh", action="store_true", help="discard this run's checkpoint and start over "
+                        "(implied when corpus or tokenizer run too)")
     args = parser.parse_args(argv)
     unknown = [s for s in args.stages.split(",") if s not in STAGES]
     if unknown:

@@ -8,6 +8,7 @@ folder resumes. At the end: held-out loss per language, metrics.json and the sav
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -81,11 +82,21 @@ def _optimizer(model, settings: TrainSettings) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=settings.learning_rate, betas=(0.9, 0.95), eps=1e-8)
 
 
-def _save_checkpoint(path: Path, model, optimizer, sampler, state: _State, shape: ModelShape) -> None:
+def data_fingerprint(tokenizer_dir: Path, train_streams: Mapping[str, np.ndarray]) -> str:
+    """Identifies the tokenizer and training data a checkpoint belongs to."""
+    digest = hashlib.sha1((tokenizer_dir / "tokenizer.json").read_bytes())
+    for language, stream in sorted(train_streams.items()):
+        digest.update(f"{language}:{len(stream)}:".encode())
+        digest.update(stream[:4096].tobytes())
+    return digest.hexdigest()
+
+
+def _save_checkpoint(path: Path, model, optimizer, sampler, state: _State, shape: ModelShape, data: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(
         {
             "shape": shape.to_dict(),
+            "data": data,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "sampler_rng": sampler.rng.bit_generator.state,
@@ -96,8 +107,10 @@ def _save_checkpoint(path: Path, model, optimizer, sampler, state: _State, shape
     tmp.replace(path)
 
 
-def _load_checkpoint(path: Path, model, optimizer, sampler, shape: ModelShape) -> _State:
+def _load_checkpoint(path: Path, model, optimizer, sampler, shape: ModelShape, data: str) -> _State:
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if ckpt.get("data") != data:
+        raise ValueError(f"{path}: checkpoint was trained on another tokenizer or corpus; delete it to start over")
     if ckpt["shape"] != shape.to_dict():
         raise ValueError(
             f"{path}: checkpoint is for shape {ckpt['shape']}, not {shape.to_dict()}; "
@@ -190,8 +203,9 @@ def _train(
     optimizer = _optimizer(model, settings)
     sampler = BalancedWindowSampler(train_streams, shape.context_length, seed=settings.seed)
     state = _State(losses=[])
+    data = data_fingerprint(tokenizer_dir, train_streams)
     if checkpoint.is_file():
-        state = _load_checkpoint(checkpoint, model, optimizer, sampler, shape)
+        state = _load_checkpoint(checkpoint, model, optimizer, sampler, shape, data)
         log(f"resumed from {checkpoint} at step {state.step}, {state.elapsed / 60:.1f} min trained")
 
     n_params = count_parameters(model)
@@ -227,9 +241,9 @@ def _train(
             )
             running, running_n = 0.0, 0
         if time.monotonic() - last_checkpoint > settings.checkpoint_minutes * 60:
-            _save_checkpoint(checkpoint, model, optimizer, sampler, state, shape)
+            _save_checkpoint(checkpoint, model, optimizer, sampler, state, shape, data)
             last_checkpoint = time.monotonic()
-    _save_checkpoint(checkpoint, model, optimizer, sampler, state, shape)
+    _save_checkpoint(checkpoint, model, optimizer, sampler, state, shape, data)
 
     log("evaluating held-out loss per language")
     held_out = held_out_loss(model, val_streams, shape.context_length, settings.eval_windows)

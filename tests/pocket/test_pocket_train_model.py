@@ -93,3 +93,12 @@ def test_time_budget_drives_progress():
 def test_settings_need_a_stopping_rule():
     with pytest.raises(ValueError, match="budget_minutes or max_steps"):
         TrainSettings(budget_minutes=None, max_steps=None)
+
+
+def test_resume_refuses_a_checkpoint_of_other_data(tiny_tokenizer_dir, tmp_path):
+    tokenizer, streams, shape = _streams(tiny_tokenizer_dir)
+    kwargs = dict(eot_id=tokenizer.token_to_id(EOT), log=lambda line: None)
+    train(streams, streams, tiny_tokenizer_dir, tmp_path / "work", tmp_path / "m1", shape, _settings(max_steps=1), **kwargs)
+    fewer = {k: v[:-1] for k, v in streams.items()}
+    with pytest.raises(ValueError, match="another tokenizer or corpus"):
+        train(fewer, streams, tiny_tokenizer_dir, tmp_path / "work", tmp_path / "m2", shape, _settings(max_steps=2), **kwargs)
