@@ -28,7 +28,7 @@ def make_tiny(out: Path) -> int:
 def check_png(path: Path, min_w: int = 800, min_h: int = 500) -> int:
     """Exists, is a PNG Qt can read, is window-sized, and is not blank: many colours and
     real contrast over a grid of sampled pixels."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a checker: never needs a display
     from PySide6.QtGui import QGuiApplication, QImage
 
     app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841
