@@ -73,7 +73,6 @@ class TopKAccumulator:
         self.on = torch.zeros(F, dtype=torch.long, device=device)
         self.total = torch.zeros(F, dtype=torch.float64, device=device)
         self.hist = torch.zeros(F * N_BINS, dtype=torch.long, device=device)
-        self.inner_edges = torch.tensor(HIST_EDGES[1:-1], device=device)
         self.offsets = torch.arange(-before, after + 1, device=device)
 
     def state(self) -> dict[str, torch.Tensor]:
@@ -103,7 +102,8 @@ class TopKAccumulator:
             ones = torch.ones_like(f)
             self.on.index_add_(0, f, ones)
             self.total.index_add_(0, f, v.double())
-            bins = torch.bucketize(v, self.inner_edges)
+            # edges 1e-3 * 10^(j/8): the bin is a log, not a search
+            bins = (torch.log10(v).add_(3.0).mul_(8.0)).floor_().clamp_(0, N_BINS - 1).long()
             self.hist.index_add_(0, f * N_BINS + bins, ones)
         # top-k over sequences: one candidate (the sequence max) per feature and sequence;
         # from the non-zero entries when they are few (TopK SAEs), else a dense reduction

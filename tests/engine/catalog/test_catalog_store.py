@@ -84,6 +84,11 @@ def test_max_and_density_match_a_direct_pass(built):
     assert torch.allclose(cat.max_activations(), mx, rtol=1e-4, atol=1e-6)
     assert torch.allclose(cat.densities(), on / n, atol=1e-6)
     assert cat.manifest["tokens"] == n
+    for i in range(0, 64, 5):
+        hist = cat.histogram(i)
+        assert sum(hist[1]) == int(on[i])             # every active token is in one bin
+        if on[i]:
+            assert hist[0][0] <= float(mx[i]) <= hist[0][-1]   # the max lies in the span
 
 
 class Recorder:
