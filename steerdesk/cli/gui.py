@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("steerdesk")
+    splash = None if args.screenshot else _splash(app)
 
     from steerdesk.engine import pack
     from steerdesk.engine.errors import InputError
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
     window.show()
+    if splash is not None:
+        splash.finish(window)
     if args.presentation:
         window.set_presentation(True)
     if request is not None:
@@ -115,6 +118,34 @@ def main(argv: list[str] | None = None) -> int:
 
         QTimer.singleShot(0, window.show_open_dialog)
     return app.exec()
+
+
+def _splash(app):
+    """Something on screen at once: importing torch takes seconds before the window exists."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+    from PySide6.QtWidgets import QSplashScreen
+
+    from steerdesk.engine.pack import RESOURCES
+
+    pixmap = QPixmap(420, 180)
+    pixmap.fill(QColor("#fdf6ec"))
+    painter = QPainter(pixmap)
+    icon = QPixmap(str(RESOURCES / "icons" / "steerdesk-128.png"))
+    if not icon.isNull():
+        painter.drawPixmap(20, 26, icon)
+    font = QFont()
+    font.setPointSize(20)
+    font.setBold(True)
+    painter.setFont(font)
+    painter.setPen(QColor("#222222"))
+    painter.drawText(pixmap.rect().adjusted(160, 0, 0, -30), Qt.AlignVCenter, "steerdesk")
+    painter.end()
+    splash = QSplashScreen(pixmap)
+    splash.showMessage("Starting…", Qt.AlignBottom | Qt.AlignRight, QColor("#555555"))
+    splash.show()
+    app.processEvents()
+    return splash
 
 
 def _report_bugs_without_crashing(window) -> None:

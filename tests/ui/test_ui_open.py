@@ -110,3 +110,23 @@ def test_default_pair_is_the_last_one_while_it_exists(tmp_path, ui_model_dir, ui
     assert gui.default_pair(None) is None
     monkeypatch.setattr(pack, "pocket_available", lambda: True)
     assert gui.default_pair(gone).model == str(pack.pocket_model())
+
+
+def test_app_with_no_arguments_and_nothing_to_open(qapp, qtbot, monkeypatch):
+    """`steerdesk` alone, with no last session and no pocket pack: the window opens with the
+    open dialog (stubbed here). The event loop is stood in for by a short wait: quitting the
+    real one would end the whole test session's application."""
+    from steerdesk.cli import gui
+    from steerdesk.engine import pack
+    from steerdesk.ui.main_window import MainWindow
+
+    monkeypatch.setattr(pack, "pocket_available", lambda: False)
+    asked = []
+    monkeypatch.setattr(MainWindow, "show_open_dialog",
+                        lambda self: asked.append((self, self.isVisible())))
+    monkeypatch.setattr(type(qapp), "exec", lambda self: qtbot.wait(300) or 0)
+    assert gui.main([]) == 0
+    assert len(asked) == 1
+    window, visible = asked[0]
+    assert visible and window.c.session is None
+    window.close()
