@@ -56,7 +56,8 @@ def register(subparsers) -> None:
                        description="Import a Neuronpedia explanation export (JSON, JSONL, .gz) "
                                    "or a CSV of index,label. Labels you typed yourself are kept.")
     i.add_argument("--sae", required=True, metavar="S", help="the SAE the labels belong to")
-    i.add_argument("file", help="the label file")
+    i.add_argument("file", help="the label file, or a folder of them (Neuronpedia's "
+                   "explanations/batch-N.jsonl.gz)")
     i.add_argument("--source", choices=("imported", "hand"), default="imported",
                    help="record them as imported (default) or hand-written labels")
     i.add_argument("--layer", metavar="ID",
@@ -165,8 +166,8 @@ def _import(args) -> int:
     if not sae.exists():
         raise InputError(f"{sae}: no such SAE file or folder")
     label_file = Path(args.file).expanduser()
-    if not label_file.is_file():
-        raise InputError(f"{label_file}: no such label file")
+    if not label_file.exists():
+        raise InputError(f"{label_file}: no such label file or folder")
     folder = sae if (sae / "catalog.json").is_file() else catalog_folder_for(sae)
     if (folder / "catalog.json").is_file():
         cat = Catalog(folder)

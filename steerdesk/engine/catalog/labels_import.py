@@ -47,7 +47,7 @@ class ImportReport:
 def _open_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise InputError(f"{path}: no such label file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
@@ -131,8 +131,18 @@ def _objects_from_json(data: Any, path: Path) -> Iterator[dict]:
                      "'index' and 'description', JSONL, or an object with 'explanations')")
 
 
+LABEL_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".json.gz", ".jsonl.gz", ".csv.gz")
+
+
 def read_label_objects(path: Path) -> list[dict]:
-    """All explanation-like objects of a JSON / JSONL / CSV file."""
+    """All explanation-like objects of a JSON / JSONL / CSV file, or of every such file in a
+    folder (Neuronpedia's bulk exports come as explanations/batch-N.jsonl.gz)."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file()
+                       and p.name.lower().endswith(LABEL_SUFFIXES))
+        if not files:
+            raise InputError(f"{path}: this folder holds no .json, .jsonl or .csv label files")
+        return [o for f in files for o in read_label_objects(f)]
     text = _open_text(path)
     name = path.name.lower().removesuffix(".gz")
     if name.endswith((".csv", ".tsv")):

@@ -55,6 +55,18 @@ def test_jsonl_gz_and_api_shape(catalog, tmp_path):
     assert catalog.label(9) == "nine" and catalog.label(3) == "three"
 
 
+def test_a_folder_of_export_batches(catalog, tmp_path):
+    folder = tmp_path / "explanations"
+    folder.mkdir()
+    for n in range(2):
+        rows = [np_entry(10 * n + j, f"batch {n} feature {j}") for j in range(3)]
+        (folder / f"batch-{n}.jsonl.gz").write_bytes(
+            gzip.compress("\n".join(json.dumps(r) for r in rows).encode()))
+    (folder / "README.txt").write_text("not labels")
+    report = import_labels(catalog, folder)
+    assert report.imported == 6 and catalog.label(12) == "batch 1 feature 2"
+
+
 def test_csv(catalog, tmp_path):
     f = tmp_path / "labels.csv"
     f.write_text('index,label\n1,one\n2,"two, with a comma"\n\n')
