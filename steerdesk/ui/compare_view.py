@@ -59,6 +59,7 @@ class CompareView(QWidget):
     lights_up_requested = Signal(str)
     text_selected = Signal(str)          # a selection in the prompt or an output
     open_requested = Signal()
+    token_features = Signal(str, object)  # a token's text and its [(feature, value)]
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -218,6 +219,9 @@ class CompareView(QWidget):
         while len(self.columns) < len(record.rows):
             col = OutputColumn()
             self._lights_menu(col.view)
+            view = col.view
+            view.token_clicked.connect(lambda n, v=view: self.token_features.emit(
+                v.row.tokens[n].text, list(v.row.tokens[n].top_features)))
             self.columns.append(col)
             self.columns_split.addWidget(col)
         for n, col in enumerate(self.columns):

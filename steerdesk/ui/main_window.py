@@ -255,6 +255,7 @@ class MainWindow(QMainWindow):
         self.compare.lights_up_requested.connect(self._lights_up_on)
         self.compare.text_selected.connect(self.browser.set_lights_text)
         self.compare.open_requested.connect(self.show_open_dialog)
+        self.compare.token_features.connect(self._show_token_features)
 
     # -- opening -----------------------------------------------------------------------------
     def show_open_dialog(self) -> None:
@@ -379,6 +380,12 @@ class MainWindow(QMainWindow):
         self.plot.redraw(record)
         if self.plots.currentWidget() is self.heatmap:   # hidden tabs catch up when shown
             self.heatmap.redraw(record)
+
+    def _show_token_features(self, text: str, found) -> None:
+        """A double-clicked token: its top features, already known from the run."""
+        self.browser.set_lights_text(text)
+        self.browser.show_lights_up(text, found)
+        self.browser.count.setText(f"top features at {text!r}")
 
     def _lights_up_on(self, text: str) -> None:
         self.browser.set_lights_text(text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 import html
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QTextEdit, QToolTip
 
@@ -15,6 +15,8 @@ from steerdesk.ui.run_record import RowRecord
 
 
 class TokenView(QTextEdit):
+    token_clicked = Signal(int)     # double-click: this token's features go to the list
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setReadOnly(True)
@@ -87,6 +89,12 @@ class TokenView(QTextEdit):
             return -1
         return bisect.bisect_right(self._starts, offset) - 1
 
+    def mouseDoubleClickEvent(self, e):
+        super().mouseDoubleClickEvent(e)
+        n = self.token_at(e.position().toPoint())
+        if self.row is not None and 0 <= n < len(self.row.tokens):
+            self.token_clicked.emit(n)
+
     def event(self, e):
         if e.type() == QEvent.ToolTip and self.row is not None:
             n = self.token_at(self.viewport().mapFromGlobal(e.globalPos()))
@@ -102,7 +110,7 @@ class TokenView(QTextEdit):
         prob = "?" if tok.prob is None else f"{tok.prob:.1%}"
         lines = [f"<b>{html.escape(repr(tok.text))}</b> · token {n + 1} · probability {prob}"]
         if tok.top_features:
-            lines.append("<br>Top features here:")
+            lines.append("<br>Top features here (double-click to list them):")
             for i, v in tok.top_features[:6]:
                 lines.append(f"<br>&nbsp;{v:6.2f}&nbsp; #{i} {html.escape(self.label_of(i))}")
         return "".join(lines)

@@ -123,6 +123,11 @@ def test_tooltip_and_tint(window, qtbot):
     event = QHelpEvent(QEvent.ToolTip, pos, view.viewport().mapToGlobal(pos))
     view.event(event)
     assert "probability" in QToolTip.text()
+    # Double-clicking it lists its top features in the feature browser.
+    qtbot.mouseDClick(view.viewport(), Qt.LeftButton, pos=pos)
+    model = window.browser.model
+    assert [model.feature_at(r) for r in range(model.rowCount())] == \
+        [i for i, _ in view.row.tokens[0].top_features]
 
 
 def test_drop_feature_on_panel(window):
