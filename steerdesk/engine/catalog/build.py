@@ -209,13 +209,17 @@ def _suffix(tokens: list[str], weights: list[float]) -> str | None:
     return best
 
 
-def metadata_tag(metas: list[dict], base_rates: dict[str, dict[Any, float]]) -> str | None:
+def metadata_tag(metas: list[dict], base_rates: dict[str, dict[Any, float]],
+                 keys: Sequence[str] | None = None) -> str | None:
     """A prefix like "German text" when one metadata value dominates a feature's top snippets
     (at least 70% of them, 3 or more) and is not simply what most of the corpus is."""
     if len(metas) < 3:
         return None
     parts = []
-    keys = sorted({k for m in metas for k in m}, key=lambda k: (k not in ("lang", "language"), k))
+    present = {k for m in metas for k in m}
+    if keys is not None:
+        present &= set(keys)
+    keys = sorted(present, key=lambda k: (k not in ("lang", "language"), k))
     for key in keys:
         values = Counter(m.get(key) for m in metas if key in m)
         if not values:
@@ -357,7 +361,8 @@ def build_catalog(session, corpus: str | Path | Sequence[Any], out_folder: str |
                   progress: Progress | None = None,
                   cancelled: Callable[[], bool] | threading.Event | None = None,
                   restart: bool = False, checkpoint_seconds: float = 60.0,
-                  encode_budget: int = 1 << 25, metadata_tags: bool = True,
+                  encode_budget: int = 1 << 25,
+                  metadata_tags: bool | Sequence[str] = True,
                   _stop_after_batches: int | None = None) -> store.Catalog:
     """Build (or resume building) the catalog of `session`'s SAE from `corpus` (a .txt /
     .jsonl file, a folder of them, or a list of texts / {"text", ...metadata} dicts).
@@ -365,7 +370,9 @@ def build_catalog(session, corpus: str | Path | Sequence[Any], out_folder: str |
     Writes `out_folder` (default: beside the SAE) and returns the opened catalog. Labels that
     were imported, hand-written or typed by the user in an existing catalog there are kept.
     `cancelled` is polled after every batch; when it says yes, the state is saved and
-    `Cancelled` is raised; calling again with the same arguments resumes."""
+    `Cancelled` is raised; calling again with the same arguments resumes.
+    `metadata_tags`: True (any metadata key may tag a label), False, or the keys to use,
+    e.g. ("language", "collection")."""
     report = progress or (lambda f, m: None)
     is_cancelled = (cancelled.is_set if isinstance(cancelled, threading.Event)
                     else cancelled or (lambda: False))
@@ -510,7 +517,8 @@ def build_catalog(session, corpus: str | Path | Sequence[Any], out_folder: str |
 
 def _write(session, out: Path, acc: TopKAccumulator, docs: dict[int, dict],
            meta_counts: dict[str, Counter], tokens_seen: int, sequences: int, context: int,
-           logit_tokens: int, metadata_tags: bool, src: Corpus, report: Progress) -> store.Catalog:
+           logit_tokens: int, metadata_tags: bool | Sequence[str], src: Corpus,
+           report: Progress) -> store.Catalog:
     F, k = acc.d_sae, acc.k
     tok = session.tokenizer
     vals = acc.top_vals.cpu()
@@ -589,7 +597,8 @@ def _write(session, out: Path, acc: TopKAccumulator, docs: dict[int, dict],
             d = doc_idx[s]
             if d >= 0 and documents[d].get("meta"):
                 metas.append(documents[d]["meta"])
-        tag = metadata_tag(metas, base) if metadata_tags else None
+        tag = (metadata_tag(metas, base, None if metadata_tags is True else list(metadata_tags))
+               if metadata_tags else None)
         promoted = [vocab[int(i)] for i in prom[f][:2]] if prom is not None else []
         auto.append(automatic_label(peak_t, weights, prev_t, promoted, tag))
 

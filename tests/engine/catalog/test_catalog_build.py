@@ -74,6 +74,7 @@ def test_metadata_tag():
     base = {"lang": {"en": 0.8, "de": 0.2}, "collection": {"news": 0.3, "wiki": 0.7}}
     de = [{"lang": "de", "collection": "news"}] * 4 + [{"lang": "en", "collection": "wiki"}]
     assert metadata_tag(de, base) == "German text (news)"
+    assert metadata_tag(de, base, keys=["lang"]) == "German text"
     en = [{"lang": "en"}] * 5
     assert metadata_tag(en, base) is None                  # most of the corpus is English
     assert metadata_tag(de[:2], base) is None             # too few snippets
