@@ -282,10 +282,11 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         d = session.describe()
         catalog = "catalog" if session.catalog is not None else "no catalog"
+        name = _model_title(d["model"]["name"], session.lm.path)
         self.session_label.setText(
-            f"{d['model']['name']} · SAE {d['sae']['d_sae']:,} features at {d['sae']['hook']}"
+            f"{name} · SAE {d['sae']['d_sae']:,} features at {d['sae']['hook']}"
             f" · {catalog} · {d['model']['device']} {d['model']['dtype']}")
-        self.setWindowTitle(f"steerdesk — {d['model']['name']}")
+        self.setWindowTitle(f"steerdesk — {name}")
         self.browser.set_source(self.c.features)
         self.compare.set_model_open(True)
         self.panel.set_max_unit_allowed(session.catalog is not None)
@@ -562,6 +563,18 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.c.shutdown()
         super().closeEvent(event)
+
+
+def _model_title(name: str, path: Path) -> str:
+    """'pocket pack' for the built-in model; a folder called 'model' says more by its parent."""
+    try:
+        if Path(path).resolve() == pack.pocket_model().resolve():
+            return "pocket pack"
+    except OSError:
+        pass
+    if name in ("model", "snapshot") or len(name) == 40:   # 40: a hub snapshot's hash
+        return f"{Path(path).parent.name}/{name}"
+    return name
 
 
 def _slug(name: str) -> str:
