@@ -158,12 +158,17 @@ class HeatmapPlot(QWidget):
         self.hint.hide()
         self.image.setImage(m, autoLevels=True)
         axis = self.plot.getAxis("left")
-        axis.setTicks([[(n + 0.5, f"#{f} {self.label_of(f)[:22]}") for n, f in enumerate(feats)]])
+        axis.setTicks([[(n + 0.5, _short_name(f, self.label_of(f))) for n, f in enumerate(feats)]])
         step = max(1, len(tokens) // 12)
         self.plot.getAxis("bottom").setTicks(
             [[(x + 0.5, repr(tokens[x].text)[1:-1][:8]) for x in range(0, len(tokens), step)]])
         self.plot.setLimits(xMin=0, xMax=len(tokens), yMin=0, yMax=len(feats))
         self.plot.setRange(xRange=(0, len(tokens)), yRange=(0, len(feats)), padding=0)
+
+
+def _short_name(index: int, label: str) -> str:
+    """'#12 German text' (cut to fit), or just '#12' when there is no label."""
+    return f"#{index}" if label == f"feature {index}" else f"#{index} {label[:22]}"
 
 
 def colour_map(record: RunRecord | None, panel_indices: list[int]) -> dict[int, str]:
