@@ -106,7 +106,9 @@ class CompareView(QWidget):
         self.sweep_strengths = QLineEdit("0, 2, 4, 8")
         self.sweep_strengths.setToolTip("Strengths to try, separated by commas (in the panel's "
                                         "unit)")
-        self.sweep_strengths.setFixedWidth(self.fontMetrics().horizontalAdvance("0, 2, 4, 8, 16") + 16)
+        width = self.fontMetrics().horizontalAdvance("0, 2, 4, 8, 16") + 16
+        self.sweep_strengths.setMinimumWidth(width)   # grows with presentation fonts
+        self.sweep_strengths.setMaximumWidth(2 * width)
         self.sweep_feature.setMinimumWidth(160)
         self.sweep_feature.setMaximumWidth(320)
         self.sweep.toggled.connect(self._sweep_toggled)

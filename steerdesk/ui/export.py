@@ -27,6 +27,7 @@ def comparison_html(record: RunRecord, model: str = "", sae: str = "",
                      f"<p class='settings'>{html.escape(row.settings)}</p>"
                      f"<div class='text'><span class='prompt'>{html.escape(record.prompt)}</span>"
                      f"{''.join(parts)}</div></td>")
+    width = 100 // max(len(record.rows), 1)
     tint = (f"<p>Highlight: activation of {html.escape(tint_label)} (#{tint_feature})</p>"
             if col >= 0 else "")
     return f"""<!DOCTYPE html>
@@ -34,7 +35,7 @@ def comparison_html(record: RunRecord, model: str = "", sae: str = "",
 <style>
 body {{ font-family: sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; width: 100%; }}
-td {{ vertical-align: top; border: 1px solid #ccc; padding: 1em; width: {100 // max(len(record.rows), 1)}%; }}
+td {{ vertical-align: top; border: 1px solid #ccc; padding: 1em; width: {width}%; }}
 .settings {{ color: #555; font-size: 90%; }}
 .text {{ white-space: pre-wrap; font-size: 110%; line-height: 1.5; }}
 .prompt {{ color: #888; }}
