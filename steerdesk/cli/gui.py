@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 sae_path = window.c.session.sae_path if window.c.session else None
                 preset = find_preset(args.preset, pack.presets_beside(sae_path))
-            window.check_preset(preset)
+            window.c.check_preset(preset)
         except InputError as exc:
             window.show_error("Preset", exc)
             return False

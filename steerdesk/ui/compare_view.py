@@ -177,8 +177,12 @@ class CompareView(QWidget):
         self.seed.setValue(random.randrange(0, 2 ** 31 - 1))
 
     def sampling(self) -> Sampling:
+        """The settings for a new run: an unlocked seed is rolled first."""
         if not self.seed_lock.isChecked():
             self.roll_seed()
+        return self.current_sampling()
+
+    def current_sampling(self) -> Sampling:
         return Sampling(self.max_tokens.value(), self.temperature.value(), 1.0,
                         self.seed.value(), bool(self.mode.currentData()))
 

@@ -31,6 +31,12 @@ class OpenRequest:
     allow_pickle: bool = False
     trust_remote_code: bool = False
 
+    @classmethod
+    def from_pair(cls, pair: dict) -> OpenRequest:
+        """From a remembered pair (settings, recent list); unknown keys are ignored."""
+        return cls(**{k: v for k, v in pair.items()
+                      if k in ("model", "sae", "hook", "device", "dtype")})
+
     def pair(self) -> dict:
         """What the recent list remembers (the yes to pickle/remote code is not remembered)."""
         d = asdict(self)
@@ -114,6 +120,21 @@ class Controller(QObject):
 
     def is_loading(self) -> bool:
         return self._load_job is not None
+
+    def check_preset(self, preset) -> None:
+        """A preset must fit the open SAE: its features exist, and 'x max' needs a catalog."""
+        s = self.session
+        if s is None:
+            return
+        for f in preset.features:
+            if f.index >= s.sae.d_sae:
+                raise InputError(f"preset {preset.name!r}: feature {f.index} does not exist "
+                                 f"in this SAE (it has {s.sae.d_sae} features); is the "
+                                 "preset for another SAE?")
+        if preset.unit == "max" and s.catalog is None:
+            raise InputError(f"preset {preset.name!r} uses strengths in x max activation, "
+                             "which needs this SAE's catalog; build one with steerdesk "
+                             "catalog build")
 
     # -- generation --------------------------------------------------------------------------
     def set_focus(self, index: int) -> None:

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 from steerdesk.engine import pack
 from steerdesk.engine.errors import InputError, PickleRefused, RemoteCodeRefused
 from steerdesk.engine.presets import (
-    Preset,
     list_presets,
     load_preset,
     parse_preset,
@@ -38,29 +37,13 @@ from steerdesk.engine.presets import (
 from steerdesk.ui import config, export, theme
 from steerdesk.ui.about import show_about
 from steerdesk.ui.compare_view import CompareView
-from steerdesk.ui.controller import Controller, OpenRequest, Sampling
+from steerdesk.ui.controller import Controller, OpenRequest
 from steerdesk.ui.feature_browser import FeatureBrowser
 from steerdesk.ui.open_dialog import OpenDialog, pair_text
 from steerdesk.ui.plots import ActivationPlot, HeatmapPlot, colour_map, style_plot
 from steerdesk.ui.steering_panel import SteeringPanel
 
 FRAME_MS = 33          # redraw at most ~30 times a second, however fast tokens come
-ICONS = pack.RESOURCES / "icons"
-
-
-def app_icon() -> QIcon | None:
-    """The SVG if there is one, else every PNG size; none at all is fine."""
-    if (ICONS / "steerdesk.svg").is_file():
-        return QIcon(str(ICONS / "steerdesk.svg"))
-    pngs = sorted(ICONS.glob("steerdesk-*.png")) if ICONS.is_dir() else []
-    if not pngs:
-        return None
-    icon = QIcon()
-    for png in pngs:
-        icon.addFile(str(png))
-    return icon
-
-
 class MainWindow(QMainWindow):
     generation_finished = Signal(object)     # RunRecord
     session_ready = Signal(object)           # Session
@@ -73,7 +56,7 @@ class MainWindow(QMainWindow):
         self.settings = config.load_settings()
         self.c = Controller(self)
         self.setWindowTitle("steerdesk")
-        icon = app_icon()
+        icon = theme.app_icon()
         if icon is not None:
             self.setWindowIcon(icon)
             QApplication.instance().setWindowIcon(icon)
@@ -202,9 +185,8 @@ class MainWindow(QMainWindow):
         for pair in self.settings.get("recent", []):
             act = self.recent_menu.addAction(pair_text(pair))
             act.setToolTip(f"{pair.get('model')} + {pair.get('sae')}")
-            act.triggered.connect(lambda _=False, p=pair: self.open_pair(OpenRequest(
-                **{k: v for k, v in p.items() if k in ("model", "sae", "hook", "device",
-                                                          "dtype")})))
+            act.triggered.connect(
+                lambda _=False, p=pair: self.open_pair(OpenRequest.from_pair(p)))
         self.recent_menu.setEnabled(bool(self.settings.get("recent")))
 
     def _fill_presets_menu(self) -> None:
@@ -432,25 +414,12 @@ class MainWindow(QMainWindow):
     def load_preset_file(self, path: str | Path) -> bool:
         try:
             preset = load_preset(path)
-            self.check_preset(preset)
+            self.c.check_preset(preset)
         except InputError as exc:
             self.show_error("Load preset", exc)
             return False
         self.c.editor.load(preset)
         return True
-
-    def check_preset(self, preset: Preset) -> None:
-        s = self.c.session
-        if s is not None:
-            for f in preset.features:
-                if f.index >= s.sae.d_sae:
-                    raise InputError(f"preset {preset.name!r}: feature {f.index} does not exist "
-                                     f"in this SAE (it has {s.sae.d_sae} features); is the "
-                                     "preset for another SAE?")
-            if preset.unit == "max" and s.catalog is None:
-                raise InputError(f"preset {preset.name!r} uses strengths in x max activation, "
-                                 "which needs this SAE's catalog; build one with steerdesk "
-                                 "catalog build")
 
     # -- export ------------------------------------------------------------------------------
     def comparison_html(self) -> str:
@@ -540,13 +509,10 @@ class MainWindow(QMainWindow):
         pair = (self.settings.get("last") or {}).get("pair")
         if not isinstance(pair, dict) or not pair.get("model") or not pair.get("sae"):
             return None
-        return OpenRequest(**{k: v for k, v in pair.items()
-                              if k in ("model", "sae", "hook", "device", "dtype")})
+        return OpenRequest.from_pair(pair)
 
     def save_settings(self) -> None:
-        s = self.compare.sampling() if self.compare.seed_lock.isChecked() else Sampling(
-            self.compare.max_tokens.value(), self.compare.temperature.value(), 1.0,
-            self.compare.seed.value(), bool(self.compare.mode.currentData()))
+        s = self.compare.current_sampling()
         last = {"prompt": self.compare.prompt.toPlainText(), "sampling": asdict(s),
                 "panel": self.c.panel.to_preset().to_json()}
         if self.c.session is not None and self.c.open_request is not None:

@@ -129,8 +129,7 @@ class OpenDialog(QDialog):
     def _pick_pair(self, item) -> None:
         if item is not None:
             pair = item.data(Qt.UserRole)
-            self.set_request(OpenRequest(**{k: v for k, v in pair.items()
-                                            if k in ("model", "sae", "hook", "device", "dtype")}))
+            self.set_request(OpenRequest.from_pair(pair))
 
     def set_request(self, r: OpenRequest) -> None:
         self.model.setCurrentText(str(r.model))

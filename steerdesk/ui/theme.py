@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QIcon
 from PySide6.QtWidgets import QApplication
 
 ACCENT = "#d9730d"            # orange: activation tint and histogram bars
@@ -73,3 +73,19 @@ def apply(presentation: bool, base_point_size: float) -> None:
     app.setFont(font)
     qss = PRESENTATION_QSS if presentation else NORMAL_QSS
     app.setStyleSheet(f"* {{ font-size: {size:.1f}pt; }}\n" + qss)
+
+
+def app_icon() -> QIcon | None:
+    """The SVG if there is one, else every PNG size; none at all is fine."""
+    from steerdesk.engine.pack import RESOURCES
+
+    icons = RESOURCES / "icons"
+    if (icons / "steerdesk.svg").is_file():
+        return QIcon(str(icons / "steerdesk.svg"))
+    pngs = sorted(icons.glob("steerdesk-*.png")) if icons.is_dir() else []
+    if not pngs:
+        return None
+    icon = QIcon()
+    for png in pngs:
+        icon.addFile(str(png))
+    return icon
