@@ -23,12 +23,15 @@ def special_ids(tokenizer) -> set[int]:
     for i in getattr(tokenizer, "all_special_ids", None) or []:
         if isinstance(i, int):
             ids.add(i)
-    for name in ("bos_token_id", "eos_token_id", "pad_token_id", "unk_token_id"):
+    framing = set()
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
         v = getattr(tokenizer, name, None)
         if isinstance(v, int):
-            ids.add(v)
-    ids.discard(getattr(tokenizer, "unk_token_id", None))  # unknown text is still text
-    return ids
+            framing.add(v)
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk not in framing:
+        ids.discard(unk)            # unknown text is still text (unless unk doubles as BOS)
+    return ids | framing
 
 
 def prefix_ids(tokenizer) -> list[int]:

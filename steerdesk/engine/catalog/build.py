@@ -41,6 +41,7 @@ from steerdesk.engine.catalog.corpus import Corpus
 from steerdesk.engine.errors import Cancelled, InputError
 
 Progress = Callable[[float, str], None]
+START = "\x00start"          # stands for a special token (BOS) before a feature's peak
 STATE = ".build-state.pt"
 
 # Histogram: 8 log-spaced bins per decade from 1e-3 to 1e5; bin 0 also takes (0, 1e-3],
@@ -261,7 +262,7 @@ def automatic_label(peaks: list[str], weights: list[float], before: list[str],
     if prev and len(before) >= 3:
         p, n = prev.most_common(1)[0]
         if n / len(before) >= 0.6 and p:
-            core += f" after '{p}'"
+            core += " at the start of a text" if p == START else f" after '{p}'"
     if promoted:
         core += " (\u2192 " + ", ".join(f"'{_shown(t)}'" for t in promoted[:2]) + ")"
     return f"{tag}: {core}" if tag else core
@@ -521,6 +522,7 @@ def _write(session, out: Path, acc: TopKAccumulator, docs: dict[int, dict],
            report: Progress) -> store.Catalog:
     F, k = acc.d_sae, acc.k
     tok = session.tokenizer
+    specials = special_ids(tok)
     vals = acc.top_vals.cpu()
     top_tok = acc.top_tok.cpu().numpy()
     top_act = acc.top_act.cpu().numpy()
@@ -592,7 +594,8 @@ def _write(session, out: Path, acc: TopKAccumulator, docs: dict[int, dict],
             p = peaks[s]
             ids = flat_tokens[a:b]
             peak_t.append(vocab[ids[p]] if 0 <= ids[p] < len(vocab) else "")
-            prev_t.append(vocab[ids[p - 1]] if p > 0 and 0 <= ids[p - 1] < len(vocab) else "")
+            prev_t.append("" if p == 0 else START if int(ids[p - 1]) in specials
+                          else vocab[ids[p - 1]] if 0 <= ids[p - 1] < len(vocab) else "")
             weights.append(float(snip_max[s]))
             d = doc_idx[s]
             if d >= 0 and documents[d].get("meta"):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from steerdesk.engine.catalog import automatic_label, build_catalog
-from steerdesk.engine.catalog.build import TopKAccumulator, metadata_tag
+from steerdesk.engine.catalog.build import START, TopKAccumulator, metadata_tag
 from steerdesk.engine.catalog.corpus import Corpus, read_texts
 from steerdesk.engine.errors import InputError
 
@@ -66,6 +66,8 @@ def test_automatic_labels():
     assert automatic_label([" s", "s", " s"], [1, 1, 1], ["it", "it", "it"], [" is"]) \
         == "'s' after 'it' (\u2192 'is')"
     assert automatic_label(["x"], [1.0], [], [], tag="German text") == "German text: 'x'"
+    assert (automatic_label(["If", "If", "When"], [1, 1, 1], [START] * 3, [])
+            == "'If' / 'When' at the start of a text")
     assert automatic_label([], [], [], []) == ""
     assert automatic_label(["\n", "\n"], [1, 1], [], []) == "'\\n'"
 
@@ -124,3 +126,18 @@ def test_accumulator_matches_a_brute_force_top_k():
             window = acc.top_tok[f, slot].tolist()
             assert window[2] == int(ids[pos])                       # the peak sits at `before`
             assert float(acc.top_act[f, slot, 2]) == pytest.approx(float(a[pos, f]))
+
+
+def test_special_ids():
+    from types import SimpleNamespace
+
+    from steerdesk.engine.catalog.activations import special_ids
+
+    # one token for BOS, EOS, pad and unk (the pocket tokenizer): it stays special
+    same = SimpleNamespace(all_special_ids=[0], bos_token_id=0, eos_token_id=0, pad_token_id=0,
+                           unk_token_id=0)
+    assert special_ids(same) == {0}
+    # a separate unk token stands for real (unknown) text: not special
+    apart = SimpleNamespace(all_special_ids=[0, 5, 7], bos_token_id=0, eos_token_id=7,
+                            pad_token_id=None, unk_token_id=5)
+    assert special_ids(apart) == {0, 7}
