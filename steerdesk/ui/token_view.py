@@ -108,9 +108,13 @@ class TokenView(QTextEdit):
     def token_tooltip(self, n: int) -> str:
         tok = self.row.tokens[n]
         prob = "?" if tok.prob is None else f"{tok.prob:.1%}"
-        lines = [f"<b>{html.escape(repr(tok.text))}</b> · token {n + 1} · probability {prob}"]
-        if tok.top_features:
-            lines.append("<br>Top features here (double-click to list them):")
-            for i, v in tok.top_features[:6]:
-                lines.append(f"<br>&nbsp;{v:6.2f}&nbsp; #{i} {html.escape(self.label_of(i))}")
-        return "".join(lines)
+        head = (f"<b>{html.escape(repr(tok.text))}</b> &nbsp;·&nbsp; token {n + 1} &nbsp;·&nbsp; "
+                f"probability <b>{prob}</b>")
+        if not tok.top_features:
+            return head
+        pad = "style='padding-right:10px'"
+        rows = "".join(f"<tr><td align='right' {pad}>{v:.2f}</td><td {pad}>#{i}</td>"
+                       f"<td>{html.escape(self.label_of(i)[:48])}</td></tr>"
+                       for i, v in tok.top_features[:6])
+        return (f"{head}<br>Top features here (double-click the token to list them):"
+                f"<table cellspacing='0' cellpadding='1'>{rows}</table>")
