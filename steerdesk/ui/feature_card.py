@@ -129,13 +129,14 @@ def card_html(record) -> str:
                    "</span></p>")
         for snip in snippets[:8]:
             out.append(f"<p style='margin:2px 0 6px 0'>{snippet_html(snip)}</p>")
-    for title, key in (("Promotes", "promoted"), ("Suppresses", "suppressed")):
+    for title, key, what in (("Promotes", "promoted", "more"),
+                             ("Suppresses", "suppressed", "less")):
         toks = list(getattr(record, key, []) or [])[:12]
         if toks:
             chips = " ".join(f"<code style='background:{theme.CHIP}'>&nbsp;"
-                             f"{html.escape(str(t))}&nbsp;</code>" for t, _ in toks)
-            out.append(f"<p><b>{title}</b> (next tokens it makes more or less likely): "
-                       f"{chips}</p>")
+                             f"{html.escape(_visible(str(t)))}&nbsp;</code>" for t, _ in toks)
+            out.append(f"<p><b>{title}</b> <span style='color:gray'>(next tokens it makes "
+                       f"{what} likely)</span>: {chips}</p>")
     return "".join(out) or "<i>The catalog has no snippets for this feature.</i>"
 
 
@@ -156,3 +157,8 @@ def snippet_html(snip) -> str:
         else:
             parts.append(text)
     return "".join(parts)
+
+
+def _visible(token: str) -> str:
+    """Spaces and newlines in a token chip, made visible."""
+    return token.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
