@@ -3,7 +3,10 @@
 Stages run in order; each reads the previous stage's output from the cache folder, so any
 suffix of the pipeline can be rerun alone (`--stages model`). Stages: corpus (download and
 parse Debian's fortune packages), tokenizer (train BPE and encode the corpus), model (train
-the small Llama into steerdesk/resources/pocket/model).
+the small Llama into steerdesk/resources/pocket/model), sae (train a TopK SAE on its layer-2
+residual stream into resources/pocket/sae), catalog (the SAE's feature catalog over the
+held-out split, with hand labels), presets (sweep the language features' strengths and write
+resources/pocket/presets), report (write docs/pocket-pack.md).
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ class BuildContext:
     @property
     def work_dir(self) -> Path:
         return self.cache / "train" / self.run_name
+
+    @property
+    def pack_dir(self) -> Path:
+        """The folder holding model/, sae/ and presets/ (the model folder's parent)."""
+        return self.out_dir.parent
 
 
 def stage_corpus(ctx: BuildContext) -> None:
@@ -100,12 +108,62 @@ def stage_model(ctx: BuildContext) -> None:
     )
 
 
-# Later stages (SAE, feature catalog, presets) append here; each reads the stages before it.
+def stage_sae(ctx: BuildContext) -> None:
+    from .train_sae import SaeBuildSettings, build_sae
+
+    settings = SaeBuildSettings(minutes=ctx.args.sae_minutes, train_tokens=ctx.args.sae_tokens,
+                                max_steps=ctx.args.sae_max_steps)
+    build_sae(ctx.out_dir, ctx.tokens_dir, ctx.pack_dir / "sae", settings,
+              log=lambda line: print(line, flush=True))
+
+
+def stage_catalog(ctx: BuildContext) -> None:
+    from .pack_features import build_pack_catalog
+
+    build_pack_catalog(ctx.out_dir, ctx.pack_dir / "sae", ctx.corpus_dir, ctx.tokens_dir,
+                       log=lambda line: print(line, flush=True))
+
+
+def stage_presets(ctx: BuildContext) -> None:
+    from .pack_features import build_presets
+
+    build_presets(ctx.out_dir, ctx.pack_dir / "sae", ctx.tokens_dir, ctx.pack_dir / "presets",
+                  log=lambda line: print(line, flush=True))
+
+
+def stage_report(ctx: BuildContext) -> None:
+    from .report import write_report
+
+    path = write_report(ctx.pack_dir, log=lambda line: print(line, flush=True))
+    print(f"wrote {path}")
+
+
+# Each stage reads the stages before it.
 STAGES: dict[str, Callable[[BuildContext], None]] = {
     "corpus": stage_corpus,
     "tokenizer": stage_tokenizer,
     "model": stage_model,
+    "sae": stage_sae,
+    "catalog": stage_catalog,
+    "presets": stage_presets,
+    "report": stage_report,
 }
+
+
+def record_stage_time(ctx: BuildContext, name: str, minutes: float) -> None:
+    """Keep the last measured time of each stage (for the README and docs/pocket-pack.md), in
+    the cache and, for the pack's own stages, beside the SAE."""
+    for path in (ctx.cache / "stage_times.json", ctx.pack_dir / "sae" / "build_times.json"):
+        if path.parent.name == "sae" and (name in ("corpus", "tokenizer", "model")
+                                          or not path.parent.is_dir()):
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            times = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            times = {}
+        times[name] = round(minutes, 2)
+        path.write_text(json.dumps(times, indent=1) + "\n", encoding="utf-8")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -117,6 +175,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=8, help="windows per step (default 8)")
     parser.add_argument("--context", type=int, default=256, help="training window in tokens")
     parser.add_argument("--vocab-size", type=int, default=8192)
+    parser.add_argument("--sae-minutes", type=float, default=11.0, help="SAE training budget (default 11)")
+    parser.add_argument("--sae-tokens", type=int, default=600_000,
+                        help="training activations collected for the SAE (default 600000)")
+    parser.add_argument("--sae-max-steps", type=int, default=None, help="also stop the SAE after this many steps")
     parser.add_argument("--cache-dir", type=Path, default=None, help=f"default {paths.cache_dir()}")
     parser.add_argument("--out", type=Path, default=None, help=f"model folder, default {paths.model_dir()}")
     parser.add_argument("--run-name", default="main", help="training checkpoint folder name (resumes if present)")
@@ -143,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
             start = time.monotonic()
             print(f"== stage {name}", flush=True)
             stage(ctx)
-            print(f"== stage {name} done in {(time.monotonic() - start) / 60:.1f} min", flush=True)
+            minutes = (time.monotonic() - start) / 60
+            print(f"== stage {name} done in {minutes:.1f} min", flush=True)
+            record_stage_time(ctx, name, minutes)
     return 0
 
 
