@@ -467,6 +467,7 @@ class MainWindow(QMainWindow):
             self.showNormal()
         for plot in (self.plot, self.heatmap.plot, self.browser.card.hist):
             style_plot(plot, on)
+        self.heatmap.set_dark(on)
         for column in self.compare.columns:
             column.view.invalidate()
         if on:

@@ -98,7 +98,7 @@ class HeatmapPlot(QWidget):
         self.plot.invertY(True)
         self.plot.setLabel("bottom", "generated token")
         self.image = pg.ImageItem()
-        self.image.setColorMap(pg.colormap.get("inferno"))
+        self.set_dark(False)
         self.plot.addItem(self.image)
         self.hint = pg.TextItem("After a run: the features most active on each token.",
                                 color="#666666", anchor=(0.5, 0.5))
@@ -118,6 +118,12 @@ class HeatmapPlot(QWidget):
         self._record: RunRecord | None = None
         self.features: list[int] = []
         self.matrix = np.zeros((0, 0))
+
+    def set_dark(self, dark: bool) -> None:
+        """Zero is the page colour, so the few active cells stand out, as the token tint does."""
+        page = (0, 0, 0) if dark else (255, 255, 255)
+        top = (255, 236, 140) if dark else (140, 30, 0)
+        self.image.setColorMap(pg.ColorMap([0.0, 0.5, 1.0], [page, (255, 150, 40), top]))
 
     def reset(self, record: RunRecord | None, label_of) -> None:
         self.label_of = label_of

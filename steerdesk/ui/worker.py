@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 _ids = itertools.count(1)
+_still_running: list[EngineWorker] = []
 
 
 @dataclass
@@ -83,7 +84,12 @@ class EngineWorker(QThread):
             if self._current is not None:
                 self._current.cancel()
         self._queue.put(None)
-        self.wait(timeout_ms)
+        if not self.wait(timeout_ms):
+            # A model load cannot be interrupted. Destroying a running QThread aborts the
+            # process, so keep this one referenced until it ends on its own.
+            self.setParent(None)
+            _still_running.append(self)
+            self.finished.connect(lambda: _still_running.remove(self))
 
     def run(self) -> None:
         _leave_a_core_for_the_gui()
