@@ -21,18 +21,19 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from steerdesk.engine.readout import activations_on_text, top_features
+    from steerdesk.engine.catalog.activations import text_activations
+    from steerdesk.engine.catalog.search import features_on_text
 
     session = open_session_from_args(args, quiet=args.json)
-    acts = activations_on_text(session, args.text)
-    ranked = top_features(acts, args.top, args.by)
+    ranked = features_on_text(session, args.text, args.top, args.by)
     label = session.catalog.label if session.catalog is not None else (lambda i: "")
     if args.json:
+        ids, acts, _ = text_activations(session, [args.text])[0]
+        tok = session.tokenizer
         print(json.dumps({"text": args.text, "by": args.by,
-                          "tokens": [{"id": i, "text": t} for i, t in
-                                     zip(acts.token_ids, acts.token_texts)],
+                          "tokens": [{"id": i, "text": tok.decode([i])} for i in ids],
                           "features": [{"index": i, "value": v, "label": label(i),
-                                        "peak_token": int(acts.acts[:, i].argmax())}
+                                        "peak_token": int(acts[:, i].argmax())}
                                        for i, v in ranked]}, ensure_ascii=False))
         return 0
     print(f"{'feature':>8}  {args.by:>9}  label")

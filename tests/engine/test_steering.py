@@ -87,10 +87,9 @@ def test_clamp_keeps_the_error_term_and_reads_the_set_value(session):
 
 
 def test_ablate_sets_a_firing_feature_to_zero(session):
-    from steerdesk.engine.readout import activations_on_text
+    from steerdesk.engine.catalog.search import features_on_text
 
-    acts = activations_on_text(session, PROMPT)
-    i = int(acts.acts[1:].max(dim=0).values.argmax())  # a feature that fires on this prompt
+    i = features_on_text(session, PROMPT, top=1)[0][0]  # a feature that fires on this prompt
     result = generate(session, GenerationRequest(
         PROMPT, [parse_spec(str(i), mode="ablate")], max_new_tokens=3, watch=[i]))
     assert max(p[0] for p in result.rows[0].prompt_activations) > 0
