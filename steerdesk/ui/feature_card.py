@@ -41,6 +41,7 @@ class FeatureCard(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.title.setFont(f)
         self.numbers = QLabel("")
+        self.numbers.setWordWrap(True)      # never clipped by the buttons beside it
         self.numbers.setToolTip("Max activation: the largest value seen on the catalog's text. "
                                 "Density: the share of tokens on which the feature is active.")
         self.add_button = QPushButton("Add to steering")
@@ -100,9 +101,9 @@ class FeatureCard(QWidget):
         self.title.setText(f"#{index}  {src.label(index)}")
         parts = []
         if src.max_act(index) is not None:
-            parts.append(f"max activation {src.max_act(index):.2f}")
+            parts.append(f"max act {src.max_act(index):.2f}")
         if src.density(index) is not None:
-            parts.append(f"density {src.density(index):.2%}")
+            parts.append(f"density {src.density(index):.1%}")
         self.numbers.setText(" · ".join(parts))
         record = src.card(index)
         if record is None:

@@ -34,7 +34,7 @@ def take_screenshot(window: MainWindow, out: str, after_load=None) -> int:
         if focus >= 0:   # show the steered feature's card too
             window.browser.reveal(focus)
         # Two rounds of events: the plots lay out, then paint.
-        QTimer.singleShot(150, lambda: save())
+        QTimer.singleShot(300, lambda: save())
 
     def save() -> None:
         ok = window.grab().save(out, "PNG")
