@@ -271,6 +271,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"steerdesk — {name}")
         self.browser.set_source(self.c.features)
         self.compare.set_model_open(True)
+        if session.catalog is None:
+            self.compare.status.setText("no catalog for this SAE: strengths are in raw units "
+                                        "and features have numbers, not labels")
         self.panel.set_max_unit_allowed(session.catalog is not None)
         self._relabel_panel()
         config.remember_pair(self.settings, self.c.open_request.pair())
@@ -300,6 +303,10 @@ class MainWindow(QMainWindow):
         if self.c.session is None:
             self.show_error("Generate", InputError(
                 "open a model and an SAE first (File > Open model and SAE)"))
+            return
+        if self.c.is_loading():   # it would run on the model being replaced
+            self.compare.status.setText("still loading the new model; generate again when "
+                                        "it is ready")
             return
         try:
             sweep = self.compare.sweep_request()
