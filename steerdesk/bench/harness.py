@@ -61,7 +61,7 @@ class ModelPlan:
 # Sized so that the full run finishes in about 10 minutes on a 2-core CPU with one core free.
 FULL_PLAN = (ModelPlan("pocket", 128, 64, 5),
              ModelPlan("gpt2-small", 128, 32, 3),
-             ModelPlan("llama-3.2-1b", 64, 16, 2))
+             ModelPlan("llama-3.2-1b", 64, 16, 3))
 QUICK_PLAN = (ModelPlan("pocket", 128, 32, 5),)
 
 

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
                         "llama-3.2-1b 16; --quick 32)")
     p.add_argument("--repeats", type=int, metavar="N",
                    help="timed runs of each mode (default: pocket 5, gpt2-small 3, "
-                        "llama-3.2-1b 2; --quick 5)")
+                        "llama-3.2-1b 3; --quick 5)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--dtype", default="float32", help="float32 (default) or bfloat16 (GPU)")
     p.add_argument("--threads", type=int, metavar="N", default=1,
