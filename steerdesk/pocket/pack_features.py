@@ -27,6 +27,8 @@ from .language_judge import NAMES
 
 TARGETS = ("de", "ru", "es", "pl", "it")
 TARGET_SHARE = 0.9
+TOPIC = "computers"
+TOPIC_SHARE = 0.8
 CANDIDATES = 3
 Log = Callable[[str], None]
 
@@ -120,7 +122,7 @@ def build_pack_catalog(model_dir: Path, sae_dir: Path, corpus_dir: Path, tokens_
 
 
 def sweep_specs(candidates: dict[str, list[dict]], strengths) -> list[tuple[str, int, float]]:
-    return [(lang, c["index"], s) for lang in TARGETS for c in candidates.get(lang, [])
+    return [(lang, c["index"], s) for lang in (*TARGETS, TOPIC) for c in candidates.get(lang, [])
             for s in strengths]
 
 
@@ -130,37 +132,55 @@ def build_presets(model_dir: Path, sae_dir: Path, tokens_dir: Path, presets_dir:
     from steerdesk.engine.steering import FeatureSteer, SteeringSpec
 
     from .steer_eval import (NEW_TOKENS, PROMPTS, STRENGTHS, SWEEP_SEEDS, TEMPERATURE,
-                             continuations, language_share, perplexity)
+                             continuations, language_share, perplexity, rank_topic_features,
+                             topic_share)
 
     session = _session(model_dir, sae_dir)
     start = time.monotonic()
     candidates = language_candidates(session, tokens_dir, sae_dir)
+    if session.catalog is not None:
+        candidates[TOPIC] = rank_topic_features(session.catalog)
     plan = sweep_specs(candidates, STRENGTHS)
     specs = [SteeringSpec([FeatureSteer(i, s)], unit="max") for _, i, s in plan]
     rows = continuations(session, specs, SWEEP_SEEDS)
     baseline = rows[0]
     results = []
     for (lang, index, strength), conts in zip(plan, rows[1:]):
+        share = topic_share(conts) if lang == TOPIC else language_share(conts, lang)
         results.append({"language": lang, "index": index, "strength": strength,
-                        "share": language_share(conts, lang), "perplexity": round(perplexity(session, conts), 1),
+                        "share": share, "perplexity": round(perplexity(session, conts), 1),
                         "example": conts[0].prompt + conts[0].text})
     base = {"perplexity": round(perplexity(session, baseline), 1),
             "shares": {lang: language_share(baseline, lang) for lang in ("en", *TARGETS)},
+            "topic_share": topic_share(baseline),
             "example": baseline[0].prompt + baseline[0].text}
     chosen = {}
-    for lang in TARGETS:
+    for lang in (*TARGETS, TOPIC):
         mine = [r for r in results if r["language"] == lang]
         if not mine:
             continue
-        ok = [r for r in mine if r["share"] >= TARGET_SHARE]
+        target = TOPIC_SHARE if lang == TOPIC else TARGET_SHARE
+        ok = [r for r in mine if r["share"] >= target]
+        if lang == TOPIC and not ok:
+            log(f"no computers feature reached {TOPIC_SHARE:.0%}: no topic preset")
+            continue
         pick = (min(ok, key=lambda r: (r["strength"], r["perplexity"])) if ok
                 else max(mine, key=lambda r: (r["share"], -r["strength"])))
         chosen[lang] = pick
     presets_dir = Path(presets_dir)
     presets_dir.mkdir(parents=True, exist_ok=True)
-    for old in presets_dir.glob("speak-*.json"):
+    for old in [*presets_dir.glob("speak-*.json"), *presets_dir.glob("talk-about-*.json")]:
         old.unlink()
     for lang, pick in chosen.items():
+        if lang == TOPIC:
+            preset = Preset(name="talk about computers", unit="max", description=(
+                f"Adds feature {pick['index']} (computers) at {pick['strength']:g}x its max activation: "
+                f"{pick['share']:.0%} of 20 sampled continuations of English prompts mention computer "
+                f"words (unsteered: {base['topic_share']:.0%}); perplexity {pick['perplexity']:g} "
+                "under the unsteered model."),
+                features=[PresetFeature(pick["index"], pick["strength"], "add", "computers")])
+            save_preset(preset, presets_dir / "talk-about-computers.json")
+            continue
         name = f"speak {NAMES[lang]}"
         preset = Preset(name=name, unit="max", description=(
             f"Adds feature {pick['index']} ({language_label(lang)}) at {pick['strength']:g}x its max "
@@ -168,7 +188,7 @@ def build_presets(model_dir: Path, sae_dir: Path, tokens_dir: Path, presets_dir:
             f"in {NAMES[lang]} (perplexity {pick['perplexity']:g} under the unsteered model)."),
             features=[PresetFeature(pick["index"], pick["strength"], "add", language_label(lang))])
         save_preset(preset, presets_dir / f"speak-{NAMES[lang].lower()}.json")
-    sweep = {"rule": {"target_share": TARGET_SHARE, "candidates_per_language": CANDIDATES,
+    sweep = {"rule": {"target_share": TARGET_SHARE, "topic_share": TOPIC_SHARE, "candidates_per_language": CANDIDATES,
                       "strengths_x_max": list(STRENGTHS), "seeds": list(SWEEP_SEEDS),
                       "prompts": list(PROMPTS), "temperature": TEMPERATURE, "new_tokens": NEW_TOKENS},
              "sae_fingerprint": sae_fingerprint(sae_dir),
@@ -177,7 +197,7 @@ def build_presets(model_dir: Path, sae_dir: Path, tokens_dir: Path, presets_dir:
     (Path(sae_dir) / "steering_sweep.json").write_text(
         json.dumps(sweep, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     for lang, pick in chosen.items():
-        log(f"speak {NAMES[lang]}: feature {pick['index']} at {pick['strength']:g}x max, "
+        log(f"{NAMES.get(lang, lang)}: feature {pick['index']} at {pick['strength']:g}x max, "
             f"share {pick['share']:.0%}, perplexity {pick['perplexity']}")
     return sweep
 

@@ -140,10 +140,14 @@ def render(pack: Path) -> str:
                 + ", ".join(f"\"{p}\"" for p in rule.get("prompts", []))
                 + ") judged to be in the language by `steerdesk.pocket.language_judge`, and in "
                 "parentheses the perplexity of the continuations under the unsteered model "
-                "(prompt given, continuation tokens only; the coherence cost). Strength is in "
+                "(prompt given, continuation tokens only; the coherence cost). For the computers row "
+                "the share is of continuations with a computer word (`steer_eval.COMPUTER_WORDS`); its "
+                "candidates are the features whose catalog top snippets are mostly from computer "
+                "collections. Strength is in "
                 "multiples of the feature's max activation in the catalog, added at every position.",
                 "", f"Unsteered: perplexity {base.get('perplexity')}; shares "
-                + ", ".join(f"{NAMES[k]} {v:.0%}" for k, v in base.get("shares", {}).items()) + ".", ""]
+                + ", ".join(f"{NAMES[k]} {v:.0%}" for k, v in base.get("shares", {}).items())
+                + f"; mentioning computer words {base.get('topic_share', 0):.0%}.", ""]
         strengths = rule.get("strengths_x_max", [])
         out += ["| language | feature | " + " | ".join(f"{s:g}x" for s in strengths) + " | preset |",
                 "|---|---|" + "---|" * len(strengths) + "---|"]
@@ -156,7 +160,7 @@ def render(pack: Path) -> str:
                         if r["language"] == lang and r["index"] == c["index"]}
                 pick = chosen[lang]
                 mark = f"**{pick['strength']:g}x**" if pick["index"] == c["index"] else ""
-                out.append(f"| {NAMES[lang]} | {c['index']} | " + " | ".join(
+                out.append(f"| {NAMES.get(lang, lang)} | {c['index']} | " + " | ".join(
                     f"{rows[s]['share']:.0%} ({rows[s]['perplexity']:g})" if s in rows else "" for s in strengths)
                     + f" | {mark} |")
         out += ["", "Candidates per language come from the rule in "
@@ -166,7 +170,7 @@ def render(pack: Path) -> str:
                 f"{rule.get('target_share', 0.9):.0%}. Examples at the chosen strengths:", ""]
         for lang, pick in chosen.items():
             ex = " ".join(pick.get("example", "").split())
-            out.append(f"- {NAMES[lang]} (feature {pick['index']}, {pick['strength']:g}x): \"{ex}\"")
+            out.append(f"- {NAMES.get(lang, lang)} (feature {pick['index']}, {pick['strength']:g}x): \"{ex}\"")
         out.append(f"- unsteered: \"{' '.join(base.get('example', '').split())}\"")
         out.append("")
 

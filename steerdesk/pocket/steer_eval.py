@@ -105,3 +105,46 @@ def rank_language_features(means: dict[str, torch.Tensor], language: str, top: i
     return [{"index": int(i), "purity": round(float(purity[i]), 4),
              "mean_on_language": round(float(means[language][i]), 4), "score": round(float(score[i]), 4)}
             for i in order if score[i] > 0]
+
+
+# ---- a topic: computers -------------------------------------------------------------------
+
+COMPUTER_COLLECTIONS = frozenset({"computers", "computer", "linuxpl", "linuxtag", "debian.pl",
+                                  "perl", "linux", "debian", "hacker"})
+COMPUTER_WORDS = frozenset("""computer computers program programs programming programmer
+    programmers software hardware unix linux windows microsoft bug bugs code system systems
+    hacker hackers perl kernel byte bytes data file files user users network internet disk
+    memory machine machines debian emacs vi c++ compiler cpu mac ibm pc ram web email
+    online server root bit bits keyboard mouse screen modem version install login""".split())
+
+
+def about_computers(text: str) -> bool:
+    import re
+
+    words = re.findall(r"[a-z+]+", text.lower())
+    return any(w in COMPUTER_WORDS for w in words)
+
+
+def topic_share(conts: Sequence[Continuation]) -> float:
+    return sum(about_computers(c.text) for c in conts) / max(len(conts), 1)
+
+
+def rank_topic_features(catalog, collections=COMPUTER_COLLECTIONS, top: int = 3,
+                        min_share: float = 0.8) -> list[dict]:
+    """Features whose catalog top snippets come (>= `min_share` of them) from documents of
+    `collections`, the densest first."""
+    dens = catalog.densities()
+    out = []
+    for i in range(catalog.d_sae):
+        if dens is None or not dens[i] > 0:
+            continue
+        snippets = catalog.snippets(i)
+        if len(snippets) < 5:
+            continue
+        hits = sum(((s.document or {}).get("meta", {}).get("collection") in collections)
+                   for s in snippets)
+        if hits / len(snippets) >= min_share:
+            out.append({"index": i, "collection_share": round(hits / len(snippets), 2),
+                        "density": float(dens[i])})
+    out.sort(key=lambda r: -r["density"])
+    return out[:top]
