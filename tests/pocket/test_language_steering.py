@@ -32,16 +32,6 @@ def runs():
             "texts": rows}
 
 
-def test_judge_reads_each_language():
-    assert judge("the cat is on the mat and it is happy") == "en"
-    assert judge("Der Hund ist nicht in dem Haus, und ich auch nicht") == "de"
-    assert judge("El perro no está en la casa y yo tampoco") == "es"
-    assert judge("Il cane non è nella casa e io sono con lui") == "it"
-    assert judge("Pies nie jest w domu, a ja się tak nie czuję") == "pl"
-    assert judge("Собака не дома, и я тоже") == "ru"
-    assert judge("12345 !!!") == "unknown"
-
-
 @pytest.mark.parametrize("lang", sorted(TARGETS))
 def test_unsteered_continuations_are_rarely_in_the_target_language(runs, lang):
     assert len(runs["baseline"]) == 20
