@@ -37,7 +37,8 @@ def _detail(row: dict[str, Any]) -> str:
     if name.startswith("e"):
         return (f"{row['first_token_seconds'] * 1000:.0f} ms vs plain "
                 f"{row['plain_first_token_seconds'] * 1000:.0f} ms")
-    parts = [f"{row['tok_s']:.1f} tok/s ({row['rows']} rows) vs plain {row['plain_tok_s']:.1f} tok/s",
+    rows = f"{row['rows']} row" + ("s" if row["rows"] != 1 else "")
+    parts = [f"{row['tok_s']:.1f} tok/s ({rows}) vs plain {row['plain_tok_s']:.1f} tok/s",
              f"{row['seconds_median']:.2f} s vs {row['plain_seconds_median']:.2f} s"]
     if name.startswith("d"):
         parts.append(f"{row['ratio_to_b']:.2f}x of (b)'s throughput")
