@@ -41,6 +41,7 @@ class OutputColumn(QWidget):
         self.settings = QLabel()
         self.settings.setWordWrap(True)
         self.settings.setObjectName("hint")
+        self.settings.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         self.view = TokenView()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -235,13 +236,32 @@ class CompareView(QWidget):
         for col, row in zip(self.columns, record.rows):
             col.title.setText(row.name)
             col.settings.setText(row.settings)
+            col.settings.setToolTip(row.settings)
             col.view.label_of = label_of
             col.view.reset(row, record.prompt)
         self.columns_split.setSizes([1000] * len(record.rows)
                                     + [0] * (len(self.columns) - len(record.rows)))
+        self._align_headers()
         self.empty.hide()
         self.columns_split.show()
         self.set_running(True)
+
+    def _align_headers(self) -> None:
+        """All columns' texts start at the same height: the settings lines get the height of
+        the tallest (at most four lines; the tooltip has the rest)."""
+        cols = [c for c in self.columns if not c.isHidden()]
+        if not cols:
+            return
+        line = cols[0].settings.fontMetrics().lineSpacing()
+        width = max(self.columns_split.width() // len(cols) - 8, 80)
+        tallest = max(c.settings.heightForWidth(width) for c in cols)
+        height = min(max(tallest, line), 4 * line + 2)
+        for c in cols:
+            c.settings.setFixedHeight(height)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._align_headers()
 
     def refresh(self, record: RunRecord, tint_col: int, peak: float) -> None:
         for col in self.columns[: len(record.rows)]:
