@@ -195,6 +195,14 @@ def open_bench_session(name: str, device: str = "cpu", dtype: str = "float32", s
         session = open_session(pocket_model(), pocket_sae(), device=str(dev), dtype=str(dt).replace("torch.", ""))
         how = f"pocket pack ({pocket_model()}), loaded with steerdesk's loader"
         return session, how
+    if name == "pocket" and (pocket_model() / "config.json").is_file():
+        from steerdesk.engine.models import load_model
+
+        lm = load_model(pocket_model(), device=str(dev), dtype=str(dt).replace("torch.", ""))
+        session = attach_sae(lm, random_sae(spec, lm.d_model), hook=spec.hook)
+        how = ("pocket pack's model, loaded with steerdesk's loader, with a random SAE of the "
+               "pocket SAE's shape (the pack's SAE is not installed yet)")
+        return session, how
     model, tok = _random_model(name, dev, dt, seed)
     lm = LoadedModel(model=model, tokenizer=tok, name=f"random {name}", path=Path("<memory>"),
                      device=dev, dtype=dt)
