@@ -1,8 +1,9 @@
 """The models the benchmark times, each with an SAE, opened as an engine `Session`.
 
 - "pocket": the pocket pack shipped with steerdesk, loaded through the engine's own loaders;
-  until the pack is installed, a randomly initialised model of the same shape (Llama, hidden
-  256, 4 layers, vocab 8192, TopK SAE 2048 x k=24 at blocks.2.hook_resid_post).
+  while only its model is installed, that model with a random SAE of the pack SAE's shape
+  (TopK 2048 x k=24 at blocks.2.hook_resid_post); before that, a randomly initialised model of
+  the same shape (Llama, hidden 256, 4 layers, vocab 8192).
 - "gpt2-small": a randomly initialised GPT-2 small (GPT2Config defaults, 124M parameters,
   vocab 50257) with a random ReLU SAE 768 x 24576 at blocks.6.hook_resid_post.
 - "llama-3.2-1b": a randomly initialised model of Llama 3.2 1B's shape (hidden 2048, 16 layers,
