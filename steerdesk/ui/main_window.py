@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
         c.focus_changed.connect(lambda _: self._force_redraw())
         c.panel.rows_changed.connect(self._panel_rows_changed)
         self.browser.add_requested.connect(self.panel.add_feature)
-        self.browser.feature_selected.connect(c.set_focus)
+        self.browser.feature_selected.connect(self._browsed)
         self.browser.label_changed.connect(lambda _i: self.panel.rebuild())
         self.browser.lights_up_requested.connect(c.lights_up)
         self.compare.generate_clicked.connect(self.generate)
@@ -378,6 +378,12 @@ class MainWindow(QMainWindow):
         self.plot.redraw(record)
         if self.plots.currentWidget() is self.heatmap:   # hidden tabs catch up when shown
             self.heatmap.redraw(record)
+
+    def _browsed(self, index: int) -> None:
+        """Browsing the list tints the outputs by that feature only when the run watched it;
+        otherwise the tint stays, rather than vanishing while the user looks around."""
+        if self.c.run is not None and index in self.c.run.watch:
+            self.c.set_focus(index)
 
     def _show_token_features(self, text: str, found) -> None:
         """A double-clicked token: its top features, already known from the run."""

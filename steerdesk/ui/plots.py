@@ -35,8 +35,8 @@ class ActivationPlot(pg.PlotWidget):
                                      brush=pg.mkBrush(255, 255, 255, 210), colCount=2)
         self.curves: dict[tuple[int, int], pg.PlotDataItem] = {}
         self.getPlotItem().setMenuEnabled(False)
-        self.hint = pg.TextItem("Add features to the steering panel (or select one in the "
-                                "list)\nand press Generate to plot their activations here.",
+        self.hint = pg.TextItem("Add features to the steering panel and press Generate\n"
+                                "to plot their activations here.",
                                 color="#666666", anchor=(0.5, 0.5))
         self.hint.setPos(0.5, 0.5)
         self.addItem(self.hint)
