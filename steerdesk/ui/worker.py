@@ -92,7 +92,13 @@ class EngineWorker(QThread):
             self.finished.connect(lambda: _still_running.remove(self))
 
     def run(self) -> None:
-        _leave_a_core_for_the_gui()
+        _threads.enter()
+        try:
+            self._loop()
+        finally:
+            _threads.leave()
+
+    def _loop(self) -> None:
         while True:
             job = self._queue.get()
             if job is None:
@@ -114,13 +120,36 @@ class EngineWorker(QThread):
                     self._current = None
 
 
-def _leave_a_core_for_the_gui() -> None:
+class _TorchThreads:
     """torch uses every core by default; on small machines that starves the GUI thread and,
-    through contention, slows the model too. One core fewer costs little on big machines."""
-    import os
+    through contention, slows the model too, so workers leave one core free. The setting is
+    process-wide: the first worker sets it, the last one to stop puts it back."""
 
-    import torch
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.users = 0
+        self.before = 0
 
-    cores = os.cpu_count() or 1
-    if torch.get_num_threads() >= cores:
-        torch.set_num_threads(max(1, cores - 1))
+    def enter(self) -> None:
+        import os
+
+        import torch
+
+        with self.lock:
+            self.users += 1
+            if self.users == 1:
+                self.before = torch.get_num_threads()
+                cores = os.cpu_count() or 1
+                if self.before >= cores:
+                    torch.set_num_threads(max(1, cores - 1))
+
+    def leave(self) -> None:
+        import torch
+
+        with self.lock:
+            self.users -= 1
+            if self.users == 0:
+                torch.set_num_threads(self.before)
+
+
+_threads = _TorchThreads()
