@@ -92,11 +92,8 @@ class EngineWorker(QThread):
             self.finished.connect(lambda: _still_running.remove(self))
 
     def run(self) -> None:
-        _threads.enter()
-        try:
-            self._loop()
-        finally:
-            _threads.leave()
+        _leave_a_core_for_the_gui()
+        self._loop()
 
     def _loop(self) -> None:
         while True:
@@ -120,36 +117,14 @@ class EngineWorker(QThread):
                     self._current = None
 
 
-class _TorchThreads:
+def _leave_a_core_for_the_gui() -> None:
     """torch uses every core by default; on small machines that starves the GUI thread and,
-    through contention, slows the model too, so workers leave one core free. The setting is
-    process-wide: the first worker sets it, the last one to stop puts it back."""
+    through contention, slows the model too. One core fewer costs little on big machines.
+    (torch's intra-op thread count is per calling thread, so this touches the worker only.)"""
+    import os
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.users = 0
-        self.before = 0
+    import torch
 
-    def enter(self) -> None:
-        import os
-
-        import torch
-
-        with self.lock:
-            self.users += 1
-            if self.users == 1:
-                self.before = torch.get_num_threads()
-                cores = os.cpu_count() or 1
-                if self.before >= cores:
-                    torch.set_num_threads(max(1, cores - 1))
-
-    def leave(self) -> None:
-        import torch
-
-        with self.lock:
-            self.users -= 1
-            if self.users == 0:
-                torch.set_num_threads(self.before)
-
-
-_threads = _TorchThreads()
+    cores = os.cpu_count() or 1
+    if torch.get_num_threads() >= cores:
+        torch.set_num_threads(max(1, cores - 1))
