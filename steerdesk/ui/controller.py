@@ -178,9 +178,10 @@ class Controller(QObject):
                                     seed=sampling.seed, chat=sampling.chat, watch=watch,
                                     top_k_features=TOP_FEATURES_PER_TOKEN)
         label_of = self.features.label if self.features else (lambda i: f"feature {i}")
-        record = RunRecord(prompt, watch,
-                           ["no steering"] + [describe_spec(s, label_of) for s in specs],
-                           ["baseline"] + titles)
+        settings = [describe_spec(s, label_of) for s in specs]
+        if not self.panel.rows:
+            settings = ["no steering yet: add features to the steering panel"] * len(specs)
+        record = RunRecord(prompt, watch, ["no steering"] + settings, ["baseline"] + titles)
         self.run = record
         session = self.session
 
@@ -266,4 +267,4 @@ def describe_spec(spec: SteeringSpec, label_of) -> str:
             name = f"#{f.index}"
         parts.append(f"ablate {name}" if f.mode == "ablate"
                      else f"{f.mode} {name} {f.strength:+.2f}{unit}")
-    return "; ".join(parts) or "no steering (all features off)"
+    return "; ".join(parts) or "no steering (every feature is switched off)"

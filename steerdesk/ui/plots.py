@@ -56,6 +56,7 @@ class ActivationPlot(pg.PlotWidget):
             self.getPlotItem().showAxis(axis, not empty)
         if empty:
             self.addItem(self.hint)
+            self.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)   # the hint sits at the centre
             return
         for r, row in enumerate(record.rows):
             for feature in record.watch:
@@ -66,6 +67,8 @@ class ActivationPlot(pg.PlotWidget):
                 self.curves[(r, feature)] = self.plot([], [], pen=pen, name=name)
 
     def redraw(self, record: RunRecord) -> None:
+        if not self.curves:
+            return                      # nothing watched: the hint stays centred
         n, top, bottom = 0, 0.0, 0.0
         for (r, feature), curve in self.curves.items():
             ys = np.asarray(record.activation_series(r, feature), dtype=float)
