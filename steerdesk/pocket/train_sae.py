@@ -83,6 +83,8 @@ def build_sae(model_dir: Path, tokens_dir: Path, out_dir: Path, settings: SaeBui
                             context_size=settings.window, log=log)
     del acts
     save_saelens(result.sae, out_dir, density=result.density)
+    for f in Path(out_dir).glob("*.safetensors"):
+        f.chmod(0o644)   # safetensors writes 0600; the pack is read by every user
     reloaded = load_sae(out_dir)
     t1 = time.monotonic()
     val = heldout_activations(lm.model, load_streams(tokens_dir / "val.npz"), settings, eot_id)
