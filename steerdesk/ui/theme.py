@@ -31,7 +31,8 @@ def tint(alpha: float, dark: bool = False) -> QColor:
 
 def tint_text(alpha: float, dark: bool = False) -> QColor:
     """Text over a tint: black once the tint is bright; on a dark page, white below that."""
-    return QColor("#000000") if (not dark or alpha > 0.45) else QColor("#ffffff")
+    # (0.6: where black and white have equal contrast on the dark blend)
+    return QColor("#000000") if (not dark or alpha > 0.6) else QColor("#ffffff")
 
 
 def tint_css(alpha: float) -> str:
