@@ -30,3 +30,17 @@ def test_importing_the_whole_engine_loads_no_qt():
             "print(bad); sys.exit(1 if bad else 0)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_import_linter_contract_holds():
+    """pyproject.toml's import-linter contract, as `lint-imports` checks it."""
+    import shutil
+
+    import pytest
+
+    exe = shutil.which("lint-imports")
+    if exe is None:
+        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    root = Path(steerdesk.__file__).parent.parent
+    run = subprocess.run([exe], cwd=root, capture_output=True, text=True)
+    assert run.returncode == 0 and "1 kept, 0 broken" in run.stdout, run.stdout + run.stderr
