@@ -196,10 +196,44 @@ def build_presets(model_dir: Path, sae_dir: Path, tokens_dir: Path, presets_dir:
              "chosen": chosen, "seconds": round(time.monotonic() - start, 1)}
     (Path(sae_dir) / "steering_sweep.json").write_text(
         json.dumps(sweep, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    if session.catalog is not None:
+        # a preset's feature carries the preset's name for its language in the catalog too,
+        # unless it was named by hand already
+        hand = session.catalog.source_labels("hand")
+        session.catalog.write_source_labels("hand", {
+            pick["index"]: language_label(lang) for lang, pick in chosen.items()
+            if lang != TOPIC and pick["index"] not in hand})
+    sweep["test_seeds_check"] = check_presets(session, presets_dir)
+    (Path(sae_dir) / "steering_sweep.json").write_text(
+        json.dumps(sweep, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     for lang, pick in chosen.items():
         log(f"{NAMES.get(lang, lang)}: feature {pick['index']} at {pick['strength']:g}x max, "
             f"share {pick['share']:.0%}, perplexity {pick['perplexity']}")
     return sweep
 
 
-__all__ = ["build_pack_catalog", "build_presets", "language_candidates", "sae_fingerprint"]
+def check_presets(session, presets_dir: Path) -> dict:
+    """What tests/pocket/test_language_steering.py checks, recorded: the shipped presets on the
+    test seeds 0..19, all in one batch per seed, the share judged in each language."""
+    from steerdesk.engine.presets import list_presets
+
+    from .language_judge import judge
+    from .steer_eval import TEST_SEEDS, continuations, perplexity
+
+    by_lang = {lang: p for p, _ in list_presets(presets_dir) for lang in TARGETS
+               if p.name == f"speak {NAMES[lang]}"}
+    langs = list(by_lang)
+    rows = continuations(session, [by_lang[lang].to_spec() for lang in langs], TEST_SEEDS)
+    verdicts = {"baseline": [judge(c.text) for c in rows[0]]}
+    out = {"seeds": list(TEST_SEEDS), "baseline": {lang: verdicts["baseline"].count(lang) / len(rows[0])
+                                                   for lang in ("en", *langs)},
+           "baseline_perplexity": round(perplexity(session, rows[0]), 1), "steered": {}}
+    for lang, row in zip(langs, rows[1:]):
+        v = [judge(c.text) for c in row]
+        out["steered"][lang] = {"preset": by_lang[lang].name, "share": v.count(lang) / len(v),
+                                "perplexity": round(perplexity(session, row), 1),
+                                "example": row[1].prompt + row[1].text}
+    return out
+
+
+__all__ = ["check_presets", "build_pack_catalog", "build_presets", "language_candidates", "sae_fingerprint"]

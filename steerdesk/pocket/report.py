@@ -173,6 +173,23 @@ def render(pack: Path) -> str:
             out.append(f"- {NAMES.get(lang, lang)} (feature {pick['index']}, {pick['strength']:g}x): \"{ex}\"")
         out.append(f"- unsteered: \"{' '.join(base.get('example', '').split())}\"")
         out.append("")
+        check = sweep.get("test_seeds_check")
+        if check:
+            seeds = check.get("seeds", [0])
+            out += ["### The causal-effect test", "",
+                    f"`tests/pocket/test_language_steering.py` runs the shipped presets on seeds "
+                    f"{seeds[0]}..{seeds[-1]} (not the seeds the strengths were picked on), baseline + "
+                    "presets in one batch per seed, and asks for < 10% of unsteered and >= 80% of "
+                    "steered continuations in each target language. Measured at build time:", "",
+                    "| | " + " | ".join(NAMES[lang] for lang in check["steered"]) + " |",
+                    "|---" * (len(check["steered"]) + 1) + "|",
+                    "| unsteered | " + " | ".join(f"{check['baseline'].get(lang, 0):.0%}" for lang in check["steered"])
+                    + " |",
+                    "| with the preset | " + " | ".join(f"{v['share']:.0%}" for v in check["steered"].values()) + " |",
+                    "| perplexity (unsteered model) | " + " | ".join(f"{v['perplexity']:g}" for v in check["steered"].values())
+                    + " |", "",
+                    f"Unsteered continuations: {check['baseline'].get('en', 0):.0%} judged English, perplexity "
+                    f"{check.get('baseline_perplexity')}.", ""]
 
     # ---- catalog features
     cat_dir = pack / "sae" / "catalog"
@@ -183,8 +200,13 @@ def render(pack: Path) -> str:
 
         catalog = Catalog(cat_dir)
         tokenizer = AutoTokenizer.from_pretrained(pack / "model")
+        from . import pack_choices
+        from .pack_features import sae_fingerprint
+
         hand = catalog.source_labels("hand")
-        shown = list(chosen_indices(sweep))[:1] + [i for i in sorted(hand) if i not in chosen_indices(sweep)][:2]
+        extra = (list(pack_choices.SHOWCASE) if sae_fingerprint(pack / "sae") == pack_choices.SAE_FINGERPRINT
+                 else [i for i in sorted(hand) if i not in chosen_indices(sweep)])
+        shown = list(chosen_indices(sweep))[:1] + extra[:2]
         if len(shown) < 3:
             shown += [i for i in chosen_indices(sweep) if i not in shown][: 3 - len(shown)]
         out += ["## Three catalog features, as the app shows them", ""]
