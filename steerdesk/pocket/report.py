@@ -16,6 +16,8 @@ from .language_judge import NAMES
 
 LANG_ORDER = ("en", "de", "es", "it", "ru", "pl")
 DOC = paths._REPO_ROOT / "docs" / "pocket-pack.md"
+# stages timed before build.py recorded times (see steerdesk/pocket/README.md)
+EARLIER_TIMES = {"corpus": "~0.1", "tokenizer": "~0.3"}
 
 
 def _json(path: Path) -> dict:
@@ -125,8 +127,15 @@ def render(pack: Path) -> str:
             out.append(f"| `{name}` | {times[name]:.1f} |")
         elif name == "model" and model_m.get("train_minutes"):
             out.append(f"| `model` | {model_m['train_minutes']:.0f} (training budget) + ~1 |")
+        elif name in EARLIER_TIMES:
+            out.append(f"| `{name}` | {EARLIER_TIMES[name]} |")
+    cat_manifest = _json(pack / "sae" / "catalog" / "catalog.json")
+    out += ["", "The `sae` stage's time includes collecting the training activations (forward "
+            f"passes, {tr.get('collect_seconds', 0) / 60:.1f} min here) and the held-out measurement."]
     if cat_info:
-        out += ["", f"The catalog covers {cat_info.get('documents', 0):,} held-out documents."]
+        out += [f"The catalog covers {cat_manifest.get('tokens', 0):,} tokens "
+                f"({cat_manifest.get('sequences', 0):,} sequences of {cat_manifest.get('context', '?')}) "
+                f"drawn from {cat_info.get('documents', 0):,} held-out documents."]
     out.append("")
 
     # ---- steering table
@@ -163,6 +172,15 @@ def render(pack: Path) -> str:
                 out.append(f"| {NAMES.get(lang, lang)} | {c['index']} | " + " | ".join(
                     f"{rows[s]['share']:.0%} ({rows[s]['perplexity']:g})" if s in rows else "" for s in strengths)
                     + f" | {mark} |")
+        topic = [r for r in sweep.get("results", []) if r["language"] == "computers"]
+        if topic and "computers" not in chosen:
+            best = max(topic, key=lambda r: r["share"])
+            idx = ", ".join(str(c["index"]) for c in sweep["candidates"].get("computers", []))
+            out += ["", f"No \"talk about computers\" preset: the candidate features ({idx}, whose "
+                    "top snippets come from computer collections) made at most "
+                    f"{best['share']:.0%} of continuations mention a computer word (feature "
+                    f"{best['index']} at {best['strength']:g}x), short of "
+                    f"{rule.get('topic_share', 0.8):.0%}."]
         out += ["", "Candidates per language come from the rule in "
                 "`steer_eval.rank_language_features` (purity = the language's share of the "
                 "feature's mean activation over the six languages' held-out tokens, times its mean "
