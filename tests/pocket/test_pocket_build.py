@@ -4,7 +4,7 @@ from steerdesk.pocket.build import STAGES, parse_args
 
 
 def test_stages_run_in_pipeline_order():
-    assert list(STAGES) == ["corpus", "tokenizer", "model"]
+    assert list(STAGES) == ["corpus", "tokenizer", "model", "sae", "catalog", "presets", "report"]
 
 
 def test_defaults_select_every_stage_with_one_thread():
