@@ -241,7 +241,10 @@ def chosen_indices(sweep: dict) -> list[int]:
 def write_report(pack: Path | None = None, out: Path | None = None,
                  log: Callable[[str], None] = print) -> Path:
     pack = Path(pack or paths.resources_dir())
-    out = Path(out or DOC)
+    # the shipped pack documents itself in docs/; any other build (a smoke build under
+    # .cache) gets its report beside its own pack
+    shipped = pack.resolve() == paths.resources_dir().resolve()
+    out = Path(out or (DOC if shipped else pack / "pocket-pack.md"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(pack), encoding="utf-8")
     return out
