@@ -112,6 +112,14 @@ if [ -f "$ROOT/steerdesk/resources/pocket/model/config.json" ] && \
    [ -f "$ROOT/steerdesk/resources/pocket/sae/cfg.json" ]; then
     pair=()
     echo "  on the pocket pack"
+    # With the pack's first preset (by file name), so the picture shows steering, and the
+    # pack's presets are known to be bundled (the app finds it by name beside the SAE).
+    first=$(ls "$ROOT"/steerdesk/resources/pocket/presets/*.json 2>/dev/null | head -1)
+    if [ -n "$first" ]; then
+        name=$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['name'])" "$first")
+        pair=(--preset "$name")
+        echo "  with the preset '$name'"
+    fi
 else
     pair=(--model tiny/llama/model --sae tiny/llama/sae)
     echo "  no pocket pack in the tree yet: on a tiny llama"
