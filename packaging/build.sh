@@ -45,6 +45,10 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
         "${STEERDESK_TORCH:-torch==2.13.0}"
 fi
 "$PY" -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda)"
+if "$PY" -c "import sys, torch; sys.exit(0 if torch.version.cuda else 1)"; then
+    echo "build.sh: this torch is a CUDA build: its CUDA libraries (several GB) will be bundled;" \
+         "see packaging/NOTES.md for the CPU build" >&2
+fi
 
 say "steerdesk's dependencies and PyInstaller"
 # The dependencies only: PyInstaller analyses steerdesk from this source tree (the spec puts
