@@ -134,7 +134,7 @@ def stage_presets(ctx: BuildContext) -> None:
 def stage_report(ctx: BuildContext) -> None:
     from .report import write_report
 
-    path = write_report(ctx.pack_dir, log=lambda line: print(line, flush=True))
+    path = write_report(ctx.pack_dir, log=lambda line: print(line, flush=True), model_dir=ctx.out_dir)
     print(f"wrote {path}")
 
 

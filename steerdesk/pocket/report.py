@@ -63,8 +63,9 @@ def _feature_block(catalog, tokenizer, index: int, n: int = 5) -> list[str]:
     return lines + [""]
 
 
-def render(pack: Path) -> str:
-    model_m = _json(pack / "model" / "metrics.json")
+def render(pack: Path, model_dir: Path | None = None) -> str:
+    model_dir = Path(model_dir or pack / "model")
+    model_m = _json(model_dir / "metrics.json")
     sae_m = _json(pack / "sae" / "metrics.json")
     sweep = _json(pack / "sae" / "steering_sweep.json")
     cat_info = _json(pack / "sae" / "catalog_build.json")
@@ -75,7 +76,8 @@ def render(pack: Path) -> str:
                       "do not edit by hand.", ""]
 
     # ---- facts
-    sizes = {name: _size(pack / name) for name in ("model", "sae", "presets")}
+    sizes = {name: _size(pack / name) for name in ("sae", "presets")}
+    sizes["model"] = _size(model_dir)
     total = sum(sizes.values())
     out += ["## What is in it", "",
             "| part | what | size |", "|---|---|---|",
@@ -217,7 +219,7 @@ def render(pack: Path) -> str:
         from steerdesk.engine.catalog import Catalog
 
         catalog = Catalog(cat_dir)
-        tokenizer = AutoTokenizer.from_pretrained(pack / "model")
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         from . import pack_choices
         from .pack_features import sae_fingerprint
 
@@ -239,14 +241,14 @@ def chosen_indices(sweep: dict) -> list[int]:
 
 
 def write_report(pack: Path | None = None, out: Path | None = None,
-                 log: Callable[[str], None] = print) -> Path:
+                 log: Callable[[str], None] = print, model_dir: Path | None = None) -> Path:
     pack = Path(pack or paths.resources_dir())
     # the shipped pack documents itself in docs/; any other build (a smoke build under
     # .cache) gets its report beside its own pack
     shipped = pack.resolve() == paths.resources_dir().resolve()
     out = Path(out or (DOC if shipped else pack / "pocket-pack.md"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(pack), encoding="utf-8")
+    out.write_text(render(pack, model_dir), encoding="utf-8")
     return out
 
 
