@@ -17,11 +17,10 @@ import hashlib
 import json
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
-
 
 from .language_judge import NAMES
 
@@ -131,9 +130,18 @@ def build_presets(model_dir: Path, sae_dir: Path, tokens_dir: Path, presets_dir:
     from steerdesk.engine.presets import Preset, PresetFeature, save_preset
     from steerdesk.engine.steering import FeatureSteer, SteeringSpec
 
-    from .steer_eval import (NEW_TOKENS, PROMPTS, STRENGTHS, SWEEP_SEEDS, TEMPERATURE,
-                             continuations, language_share, perplexity, rank_topic_features,
-                             topic_share)
+    from .steer_eval import (
+        NEW_TOKENS,
+        PROMPTS,
+        STRENGTHS,
+        SWEEP_SEEDS,
+        TEMPERATURE,
+        continuations,
+        language_share,
+        perplexity,
+        rank_topic_features,
+        topic_share,
+    )
 
     session = _session(model_dir, sae_dir)
     start = time.monotonic()
@@ -236,4 +244,4 @@ def check_presets(session, presets_dir: Path) -> dict:
     return out
 
 
-__all__ = ["check_presets", "build_pack_catalog", "build_presets", "language_candidates", "sae_fingerprint"]
+__all__ = ["build_pack_catalog", "build_presets", "check_presets", "language_candidates", "sae_fingerprint"]

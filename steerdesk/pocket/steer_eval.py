@@ -6,8 +6,8 @@ Used by the presets stage (to pick strengths), the report and the causal-effect 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -111,11 +111,7 @@ def rank_language_features(means: dict[str, torch.Tensor], language: str, top: i
 
 COMPUTER_COLLECTIONS = frozenset({"computers", "computer", "linuxpl", "linuxtag", "debian.pl",
                                   "perl", "linux", "debian", "hacker"})
-COMPUTER_WORDS = frozenset("""computer computers program programs programming programmer
-    programmers software hardware unix linux windows microsoft bug bugs code system systems
-    hacker hackers perl kernel byte bytes data file files user users network internet disk
-    memory machine machines debian emacs vi c++ compiler cpu mac ibm pc ram web email
-    online server root bit bits keyboard mouse screen modem version install login""".split())
+COMPUTER_WORDS = frozenset(["computer", "computers", "program", "programs", "programming", "programmer", "programmers", "software", "hardware", "unix", "linux", "windows", "microsoft", "bug", "bugs", "code", "system", "systems", "hacker", "hackers", "perl", "kernel", "byte", "bytes", "data", "file", "files", "user", "users", "network", "internet", "disk", "memory", "machine", "machines", "debian", "emacs", "vi", "c++", "compiler", "cpu", "mac", "ibm", "pc", "ram", "web", "email", "online", "server", "root", "bit", "bits", "keyboard", "mouse", "screen", "modem", "version", "install", "login"])
 
 
 def about_computers(text: str) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -59,8 +59,12 @@ def build_sae(model_dir: Path, tokens_dir: Path, out_dir: Path, settings: SaeBui
     from steerdesk.engine.models import load_model
     from steerdesk.engine.sae import load_sae
     from steerdesk.engine.sae.fmt_saelens import save_saelens
-    from steerdesk.engine.sae_trainer import (TopKTrainConfig, collect_activations,
-                                              evaluate_sae, train_topk_sae)
+    from steerdesk.engine.sae_trainer import (
+        TopKTrainConfig,
+        collect_activations,
+        evaluate_sae,
+        train_topk_sae,
+    )
 
     from .token_streams import BalancedWindowSampler, load_streams
     from .tokenizer import EOT

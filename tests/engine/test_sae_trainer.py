@@ -7,8 +7,13 @@ import torch
 from steerdesk.engine.models import load_model
 from steerdesk.engine.sae import load_sae
 from steerdesk.engine.sae.fmt_saelens import save_saelens
-from steerdesk.engine.sae_trainer import (TopKTrainConfig, collect_activations, evaluate_sae,
-                                          geometric_median, train_topk_sae)
+from steerdesk.engine.sae_trainer import (
+    TopKTrainConfig,
+    collect_activations,
+    evaluate_sae,
+    geometric_median,
+    train_topk_sae,
+)
 
 HOOK = "blocks.0.hook_resid_post"
 

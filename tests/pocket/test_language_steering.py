@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from steerdesk.engine.pack import pocket_available, pocket_model, pocket_presets, pocket_sae
+from steerdesk.engine.pack import (
+    pocket_available,
+    pocket_model,
+    pocket_presets,
+    pocket_sae,
+)
 from steerdesk.pocket.language_judge import judge
 
 pytestmark = pytest.mark.skipif(not pocket_available() or not pocket_presets().is_dir(),
