@@ -59,8 +59,9 @@ def test_repetition_penalty_changes_the_greedy_choice(session):
 def test_stops_at_eos(session, monkeypatch):
     free = generate(session, GenerationRequest(PROMPT, [], max_new_tokens=8)).rows[0].tokens
     eos = free[3].token_id  # make the 4th greedy token the end-of-text token
-    monkeypatch.setattr(session.tokenizer, "eos_token_id", eos, raising=False)
-    monkeypatch.setattr(session.model.generation_config, "eos_token_id", eos)
+    from steerdesk.engine import generation
+
+    monkeypatch.setattr(generation, "_eos_ids", lambda s: {eos})
     result = generate(session, GenerationRequest(PROMPT, [], max_new_tokens=8))
     first = next(n for n, t in enumerate(free) if t.token_id == eos)
     assert len(result.rows[0].tokens) == first + 1 and result.rows[0].tokens[-1].finished
@@ -106,3 +107,10 @@ def test_bad_requests():
         GenerationRequest("x", temperature=-1).validate()
     with pytest.raises(InputError, match="top-p"):
         GenerationRequest("x", top_p=0).validate()
+
+
+def test_eos_ids_come_from_the_tokenizer_and_the_generation_config(session, monkeypatch):
+    from steerdesk.engine.generation import _eos_ids
+
+    monkeypatch.setattr(session.model.generation_config, "eos_token_id", [7, 9])
+    assert _eos_ids(session) == {session.tokenizer.eos_token_id, 7, 9}
