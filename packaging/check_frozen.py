@@ -15,7 +15,7 @@ FAMILIES = ("llama", "gpt2", "gpt_neox", "qwen2", "gemma2", "mistral")
 
 
 def make_tiny(out: Path) -> int:
-    sys.path.insert(0, str(REPO / "tests"))
+    sys.path[:0] = [str(REPO), str(REPO / "tests")]  # steerdesk from this tree, and tests/tiny.py
     from tiny import make_model, make_sae
 
     for family in FAMILIES:
