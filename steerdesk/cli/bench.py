@@ -9,7 +9,7 @@ import sys
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "bench", help="time steerdesk's generation against plain model.generate",
+        "bench", help="time steered generation against model.generate",
         description="Time baseline-only, side-by-side, sweep and live-readout generation, first "
                     "token and peak memory, each as a ratio to plain greedy model.generate of "
                     "the same model, prompt and number of new tokens. Without --quick: the "

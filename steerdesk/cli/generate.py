@@ -13,7 +13,7 @@ from steerdesk.engine.errors import InputError
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "generate", help="generate baseline and steered continuations of a prompt",
+        "generate", help="baseline and steered continuations of a prompt",
         description="Continue a prompt without steering (the baseline) and with each --steer "
                     "variant, decoded together as one batch with the same sampling noise.")
     add_session_args(p)
