@@ -10,12 +10,11 @@ not applied), "steerdesk_preset": format version. The app and the CLI read and w
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from steerdesk.engine import atomic
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.steering import MODES, UNITS, FeatureSteer, SteeringSpec
 
@@ -104,21 +103,7 @@ def save_preset(preset: Preset, path: str | Path) -> Path:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        # mkstemp makes the file private (0600); a shared preset should read like any file.
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text)
 
 
 def list_presets(folder: Path | None) -> list[tuple[Preset, Path]]:

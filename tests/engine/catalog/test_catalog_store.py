@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import TEXTS
+from catalog_texts import TEXTS
 
 from steerdesk.engine.catalog import (
     Catalog,
