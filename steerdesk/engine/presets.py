@@ -10,6 +10,7 @@ not applied), "steerdesk_preset": format version. The app and the CLI read and w
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ def parse_preset(data: Any, where: str) -> Preset:
             raise InputError(f"{at}.mode is {mode!r}; use one of {', '.join(MODES)}")
         strength = item.get("strength", 0.0)
         if not isinstance(strength, (int, float)) or isinstance(strength, bool) \
-                or strength != strength or abs(strength) == float("inf"):
+                or not math.isfinite(strength):
             raise InputError(f"{at}.strength must be a finite number, not {strength!r}")
         features.append(PresetFeature(index, float(strength), mode, str(item.get("label", "")),
                                       bool(item.get("enabled", True))))

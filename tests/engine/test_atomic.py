@@ -9,11 +9,10 @@ from steerdesk.engine import atomic
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
     path = tmp_path / "settings.json"
     atomic.write_text(path, "old")
-    with pytest.raises(RuntimeError):
-        with atomic.atomic_path(path) as tmp:
-            with open(tmp, "w") as fh:
-                fh.write("half of the ne")
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), atomic.atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            fh.write("half of the ne")
+        raise RuntimeError("crash mid-write")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]
 

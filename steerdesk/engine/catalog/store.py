@@ -90,9 +90,8 @@ def atomic_write_json(path: Path, data: Any, indent: int | None = None) -> None:
 
 
 def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    with atomic.atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
 
 
 def atomic_save_safetensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:

@@ -2,9 +2,8 @@
 
 import pytest
 import torch
+from catalog_texts import TEXTS
 from tiny import make_model, make_sae
-
-from catalog_texts import TEXTS  # noqa: F401 - fixtures below use it
 
 
 @pytest.fixture(autouse=True)
