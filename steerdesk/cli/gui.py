@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from steerdesk.engine import pack
     from steerdesk.engine.errors import InputError
-    from steerdesk.engine.presets import find_preset, load_preset
+    from steerdesk.engine.presets import find_preset
     from steerdesk.ui.controller import OpenRequest
     from steerdesk.ui.main_window import MainWindow
 
@@ -71,12 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     def apply_preset() -> bool:
         if not args.preset:
             return True
-        try:
-            if Path(args.preset).is_file():
-                preset = load_preset(args.preset)
-            else:
-                sae_path = window.c.session.sae_path if window.c.session else None
-                preset = find_preset(args.preset, pack.presets_beside(sae_path))
+        if Path(args.preset).is_file():
+            return window.load_preset_file(args.preset)
+        try:  # the name of a preset of the opened pack
+            sae_path = window.c.session.sae_path if window.c.session else None
+            preset = find_preset(args.preset, pack.presets_beside(sae_path))
             window.c.check_preset(preset)
         except InputError as exc:
             window.show_error("Preset", exc)

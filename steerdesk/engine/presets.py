@@ -17,6 +17,7 @@ from typing import Any
 
 from steerdesk.engine import atomic
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.sae.files import read_json_value
 from steerdesk.engine.steering import MODES, UNITS, FeatureSteer, SteeringSpec
 
 FORMAT_VERSION = 1
@@ -87,13 +88,7 @@ def parse_preset(data: Any, where: str) -> Preset:
 
 def load_preset(path: str | Path) -> Preset:
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: preset file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    return parse_preset(data, str(path))
+    return parse_preset(read_json_value(path), str(path))
 
 
 def save_preset(preset: Preset, path: str | Path) -> Path:

@@ -11,13 +11,18 @@ import torch
 from steerdesk.engine.errors import InputError, PickleRefused
 
 
-def read_json(path: Path) -> dict[str, Any]:
+def read_json_value(path: Path) -> Any:
+    """Any JSON value; a missing or unparsable file is an InputError naming it."""
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    data = read_json_value(path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object at the top level")
     return data
