@@ -3,7 +3,7 @@ piece of text, and the card of the selected feature."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -62,8 +62,11 @@ class FeatureBrowser(QWidget):
         self.table.horizontalHeader().setSortIndicatorClearable(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(1, QHeaderView.Stretch)
-        for col in (0, 2, 3):
+        for col in (2, 3):
             header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        # The number column is sized for the largest index (set_source): ResizeToContents only
+        # samples the first rows, whose numbers are short, and cut 4-digit numbers to "14...".
+        header.setSectionResizeMode(0, QHeaderView.Fixed)
         self.table.doubleClicked.connect(lambda ix: self.add_requested.emit(
             self.model.feature_at(ix.row())))
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
@@ -113,10 +116,20 @@ class FeatureBrowser(QWidget):
 
     def set_source(self, source: FeatureSource | None) -> None:
         self.source = source
+        self._fit_number_column()
         self.model.set_source(source)
         self.card.set_source(source)
         self.setEnabled(source is not None)
         self.apply_search()
+
+    def _fit_number_column(self) -> None:
+        widest = str(max(self.source.d_sae - 1, 99) if self.source else 99)
+        self.table.setColumnWidth(0, self.table.fontMetrics().horizontalAdvance(widest) + 18)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.FontChange, QEvent.StyleChange) and hasattr(self, "table"):
+            self._fit_number_column()
 
     def apply_search(self) -> None:
         self._timer.stop()

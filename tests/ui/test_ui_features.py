@@ -83,3 +83,14 @@ def test_drag_mime_adds_to_panel(window):
     window.panel.add_feature(10)
     assert window.c.panel.indices() == [10]
     assert isinstance(mime, QMimeData)
+
+
+def test_number_column_fits_the_largest_index(qtbot):
+    """Qt sizes columns from the first rows only, which cut 6-digit numbers to '12…'."""
+    from steerdesk.ui.feature_browser import FeatureBrowser
+
+    browser = FeatureBrowser()
+    qtbot.addWidget(browser)
+    browser.set_source(FeatureSource(120_000, FakeCatalog(120_000)))
+    metrics = browser.table.fontMetrics()
+    assert browser.table.columnWidth(0) > metrics.horizontalAdvance("119999")
