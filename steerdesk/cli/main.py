@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return int(args.func(args) or 0)
     except InputError as exc:
-        print(f"steerdesk: {exc}", file=sys.stderr)
+        print(f"steerdesk: {exc.for_cli()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("steerdesk: interrupted", file=sys.stderr)

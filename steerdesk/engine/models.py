@@ -74,8 +74,7 @@ def _check_remote_code(path: Path, trust_remote_code: bool) -> None:
     if cfg.get("model_type") not in CONFIG_MAPPING:
         raise RemoteCodeRefused(
             f"{path}: this model's architecture ({cfg.get('model_type')!r}) is defined by Python "
-            "code in its own repository, which would run on your machine. If you trust it, "
-            "say yes with --trust-remote-code")
+            "code in its own repository, which would run on your machine")
 
 
 def load_model(name_or_path: str | Path, *, device: str | None = "auto", dtype: str | None = "auto",

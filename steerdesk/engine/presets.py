@@ -123,3 +123,14 @@ def find_preset(name: str, folder: Path | None) -> Preset:
             return preset
     names = ", ".join(repr(p.name) for p, _ in presets) or "none"
     raise InputError(f"preset {name!r}: not a file, and not a preset of this pack (it has {names})")
+
+
+def resolve_preset(value: str | Path, sae_path: Path | None) -> Preset:
+    """A preset named on the command line or in the app: a file path (anything ending in .json,
+    or an existing file), else the name of a preset of the open pack (`presets/` beside its
+    SAE). The CLI and the app both resolve presets here."""
+    from steerdesk.engine.pack import presets_beside
+
+    if Path(value).suffix.lower() == ".json" or Path(value).is_file():
+        return load_preset(value)
+    return find_preset(str(value), presets_beside(sae_path))

@@ -42,7 +42,7 @@ def test_remote_code_is_refused_without_the_flag(tmp_path):
     cfg = json.loads((folder / "config.json").read_text())
     cfg.update(model_type="my_custom_lm", auto_map={"AutoModelForCausalLM": "modeling_x.X"})
     (folder / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(RemoteCodeRefused, match="--trust-remote-code"):
+    with pytest.raises(RemoteCodeRefused, match="its own repository"):
         load_model(folder)
 
 

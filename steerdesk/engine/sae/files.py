@@ -65,9 +65,7 @@ def read_torch_pickle(path: Path, allow_pickle: bool) -> dict[str, Any]:
         raise InputError(f"{path}: file not found")
     if not allow_pickle:
         raise PickleRefused(
-            f"{path}: is a pickle file (.pt/.pth); reading it can run code hidden in it. "
-            "If you trust where it came from, say yes with --allow-pickle "
-            "(it is then read with torch.load(weights_only=True))")
+            f"{path}: is a pickle file (.pt/.pth); reading it can run code hidden in it")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file

@@ -149,7 +149,7 @@ def test_hook_from_layer_and_submodule(tmp_path, kit, submodule, hook):
 def test_pickle_needs_the_users_yes(tmp_path, kit):
     write(tmp_path, state_dict(kit, "AutoEncoderNew"), "AutoEncoderNew")
     assert detect_format(tmp_path) == "dictionary_learning"
-    with pytest.raises(PickleRefused, match=r"ae\.pt.*--allow-pickle"):
+    with pytest.raises(PickleRefused, match=r"ae\.pt.*pickle"):
         load_sae(tmp_path)
 
 

@@ -79,7 +79,7 @@ def test_hook_from_the_released_path(tmp_path, kit):
 
 def test_pickle_needs_the_users_yes(tmp_path, kit):
     torch.save(state_dict(kit), tmp_path / "sae.pt")
-    with pytest.raises(PickleRefused, match=r"sae\.pt.*--allow-pickle"):
+    with pytest.raises(PickleRefused, match=r"sae\.pt.*pickle"):
         load_sae(tmp_path / "sae.pt")
 
 
