@@ -6,7 +6,6 @@ Code from a model's repository runs only when the caller passes trust_remote_cod
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -63,10 +62,9 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
 
 
 def _check_remote_code(path: Path, trust_remote_code: bool) -> None:
-    try:
-        cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path / 'config.json'}: not valid JSON ({exc})") from None
+    from steerdesk.engine.userfiles import read_json_object
+
+    cfg = read_json_object(path / "config.json", what="model config")
     if trust_remote_code or "auto_map" not in cfg:
         return
     from transformers import CONFIG_MAPPING

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.userfiles import check_file, is_regular_file, os_problem
 
 SUFFIXES = (".txt", ".jsonl")
 TEXT_KEYS = ("text", "content", "body")
@@ -53,16 +54,19 @@ class Corpus:
             if not path.exists():
                 raise InputError(f"{path}: no such corpus file or folder")
             if path.is_dir():
-                self.files = sorted(p for p in path.rglob("*")
-                                    if p.is_file() and p.suffix.lower() in SUFFIXES
-                                    and not p.name.startswith("."))
+                try:   # pipes and devices in the folder are passed over, never opened
+                    self.files = sorted(p for p in path.rglob("*")
+                                        if p.suffix.lower() in SUFFIXES
+                                        and not p.name.startswith(".") and is_regular_file(p))
+                except OSError as exc:
+                    raise os_problem(path, exc) from None
                 if not self.files:
                     raise InputError(f"{path}: this folder holds no .txt or .jsonl files")
             else:
                 if path.suffix.lower() not in SUFFIXES:
                     raise InputError(f"{path}: a corpus is a .txt or .jsonl file, or a folder of "
                                      "them")
-                self.files = [path]
+                self.files = [check_file(path, "corpus file")]
             self.description = str(path)
         else:
             self.items = list(source)
@@ -150,6 +154,9 @@ class Corpus:
                     obj = json.loads(raw)
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                     raise InputError(f"{path}, line {n}: not valid JSON ({exc})") from None
+                except RecursionError:
+                    raise InputError(f"{path}, line {n}: not valid JSON (nested too deeply)"
+                                     ) from None
                 if isinstance(obj, str):
                     yield Document(obj, path.name), fh.tell()
                     continue
@@ -168,7 +175,8 @@ def read_texts(path: str | Path) -> list[str]:
     p = Path(path).expanduser()
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
-    if p.is_file() and p.suffix.lower() == ".txt":
+    if p.suffix.lower() == ".txt" and not p.is_dir():
+        check_file(p, "text file")
         try:
             lines = p.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError as exc:

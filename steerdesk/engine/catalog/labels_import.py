@@ -17,12 +17,16 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.userfiles import MB, os_problem, read_bytes
+
+MAX_LABEL_FILE = 1024 * MB        # Neuronpedia's largest exports are a few hundred MB unpacked
 
 INDEX_KEYS = ("index", "featureIndex", "feature_index", "feature", "latent", "latent_index", "idx")
 TEXT_KEYS = ("description", "explanation", "label", "text")
@@ -45,17 +49,16 @@ class ImportReport:
 
 
 def _open_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
-        raise InputError(f"{path}: no such label file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    raw = read_bytes(path, max_bytes=MAX_LABEL_FILE, what="label file")
     if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except OSError as exc:
+        try:   # read at most the cap: a small gzip can unpack to any size
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+                raw = gz.read(MAX_LABEL_FILE + 1)
+        except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{path}: a broken gzip file ({exc})") from None
+        if len(raw) > MAX_LABEL_FILE:
+            raise InputError(f"{path}: unpacks to more than {MAX_LABEL_FILE // MB} MB; "
+                             "that is not a label export")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -138,8 +141,11 @@ def read_label_objects(path: Path) -> list[dict]:
     """All explanation-like objects of a JSON / JSONL / CSV file, or of every such file in a
     folder (Neuronpedia's bulk exports come as explanations/batch-N.jsonl.gz)."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file()
-                       and p.name.lower().endswith(LABEL_SUFFIXES))
+        try:
+            files = sorted(p for p in path.rglob("*") if p.is_file()
+                           and p.name.lower().endswith(LABEL_SUFFIXES))
+        except OSError as exc:
+            raise os_problem(path, exc) from None
         if not files:
             raise InputError(f"{path}: this folder holds no .json, .jsonl or .csv label files")
         return [o for f in files for o in read_label_objects(f)]
@@ -153,6 +159,8 @@ def read_label_objects(path: Path) -> list[dict]:
     if not name.endswith(".jsonl"):
         try:
             return list(_objects_from_json(json.loads(text), path))
+        except RecursionError:
+            raise InputError(f"{path}: not valid JSON (nested too deeply)") from None
         except json.JSONDecodeError as exc:
             first_line_ok = _is_json(stripped.split("\n", 1)[0])
             if not first_line_ok or "\n" not in stripped.strip():
@@ -165,6 +173,8 @@ def read_label_objects(path: Path) -> list[dict]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}, line {n}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise InputError(f"{path}, line {n}: not valid JSON (nested too deeply)") from None
         if isinstance(obj, (dict, list)):
             out.extend(_objects_from_json(obj, path))
     return out
@@ -173,13 +183,16 @@ def read_label_objects(path: Path) -> list[dict]:
 def _is_json(line: str) -> bool:
     try:
         json.loads(line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
     return True
 
 
 def _csv_objects(text: str, path: Path, delimiter: str) -> list[dict]:
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
     out = []
     start, col_i, col_t = 0, 0, 1
     if rows and rows[0] and not rows[0][0].strip().lstrip("-").isdigit():

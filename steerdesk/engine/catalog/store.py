@@ -17,7 +17,6 @@ tensors and only feature i's slice of the snippet arrays.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,14 @@ import numpy as np
 import torch
 
 from steerdesk.engine import atomic
+from steerdesk.engine.catalog.validate import (
+    MAX_FEATURES,
+    check_snippet_arrays,
+    check_stat_shapes,
+)
+from steerdesk.engine.config_fields import want_int
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.userfiles import check_file, is_regular_file, one_line, read_json_value
 
 FORMAT = "steerdesk-catalog"
 VERSION = 1
@@ -39,7 +45,6 @@ VOCAB = "vocab.json"
 DOCUMENTS = "documents.json"
 SNIPPETS = "snippets"
 SNIPPET_ARRAYS = ("offsets", "token_start", "peak", "max", "doc", "tokens", "values")
-
 # Precedence of label sources, strongest first.
 SOURCES = ("user", "hand", "imported", "automatic")
 
@@ -80,33 +85,18 @@ class FeatureRecord:
                               "document": s.document} for s in self.snippets]}
 
 
-# ---- atomic writes ----------------------------------------------------------------------
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    atomic.write_bytes(path, data)
-
-
-def atomic_write_json(path: Path, data: Any, indent: int | None = None) -> None:
-    atomic_write_bytes(path, json.dumps(data, ensure_ascii=False, indent=indent).encode("utf-8"))
-
-
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+# ---- atomic writes (the names build and search use) ---------------------------------------
+atomic_write_bytes = atomic.write_bytes
+atomic_write_json = atomic.write_json
+atomic_save_npy = atomic.save_npy
 
 
 def atomic_save_safetensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    from safetensors.torch import save_file
-
-    with atomic.atomic_path(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp,
-                  metadata={"format": FORMAT})
+    atomic.save_safetensors(path, tensors, metadata={"format": FORMAT})
 
 
 def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: the catalog's {what} is not readable JSON ({exc})") from None
+    return read_json_value(path, what=f"catalog {what}")
 
 
 def _labels_dict(raw: Any, d_sae: int, path: Path, key: str) -> dict[int, str]:
@@ -133,19 +123,18 @@ class Catalog:
         self.path = Path(path)
         self._lock = threading.RLock()
         manifest_path = self.path / MANIFEST
-        if not manifest_path.is_file():
+        if not manifest_path.exists():
             raise InputError(f"{self.path}: not a feature catalog (it has no {MANIFEST})")
         m = _read_json(manifest_path, "manifest")
         if not isinstance(m, dict) or m.get("format") != FORMAT:
             raise InputError(f"{manifest_path}: not a steerdesk catalog manifest "
                              f"(format is not {FORMAT!r})")
-        if int(m.get("version", 0)) > VERSION:
-            raise InputError(f"{manifest_path}: catalog format version {m.get('version')} is newer "
+        version = want_int(m, "version", str(manifest_path), default=1, lo=0)
+        if version > VERSION:
+            raise InputError(f"{manifest_path}: catalog format version {version} is newer "
                              f"than this steerdesk reads ({VERSION}); update steerdesk")
-        if not isinstance(m.get("d_sae"), int) or m["d_sae"] <= 0:
-            raise InputError(f"{manifest_path}: 'd_sae' is missing or not a positive integer")
         self.manifest: dict[str, Any] = m
-        self.d_sae: int = m["d_sae"]
+        self.d_sae: int = want_int(m, "d_sae", str(manifest_path), lo=1, hi=MAX_FEATURES)
         self._sources: dict[str, dict[int, str]] = {}
         self._automatic: list[str] = []
         self._merged: list[str] | None = None
@@ -166,7 +155,7 @@ class Catalog:
     # ---- labels ---------------------------------------------------------------------
     def _load_labels(self) -> None:
         path = self.path / LABELS
-        data = _read_json(path, "labels") if path.is_file() else {}
+        data = _read_json(path, "labels") if path.exists() else {}
         if not isinstance(data, dict):
             raise InputError(f"{path}: expected a JSON object")
         auto = data.get("automatic") or []
@@ -181,7 +170,7 @@ class Catalog:
         self._sources = {"imported": _labels_dict(data.get("imported"), self.d_sae, path, "imported"),
                          "hand": _labels_dict(data.get("hand"), self.d_sae, path, "hand")}
         upath = self.path / USER_LABELS
-        user = _read_json(upath, "user labels") if upath.is_file() else {}
+        user = _read_json(upath, "user labels") if upath.exists() else {}
         self._sources["user"] = _labels_dict(user, self.d_sae, upath, "user labels")
         self._merged = None
         self._labels_version += 1
@@ -297,18 +286,24 @@ class Catalog:
         return self.path / STATS
 
     def _stat_keys(self) -> set[str]:
+        """The tensors in stats.safetensors, each checked against its documented shape (the
+        header alone: no tensor is read here)."""
         if self._stats_keys is None:
             from safetensors import safe_open
 
-            if not self._stats_file().is_file():
+            path = self._stats_file()
+            if not path.exists():
                 self._stats_keys = set()
-            else:
-                try:
-                    with safe_open(str(self._stats_file()), framework="pt") as f:
-                        self._stats_keys = set(f.keys())
-                except Exception as exc:  # noqa: BLE001 - safetensors raises several kinds
-                    raise InputError(f"{self._stats_file()}: not a readable safetensors file "
-                                     f"({exc})") from None
+                return self._stats_keys
+            check_file(path, "catalog statistics file")
+            try:
+                with safe_open(str(path), framework="pt") as f:
+                    shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            except Exception as exc:  # noqa: BLE001 - safetensors raises several kinds
+                raise InputError(f"{path}: not a readable safetensors file ({one_line(exc)})"
+                                 ) from None
+            check_stat_shapes(path, shapes, self.d_sae)
+            self._stats_keys = set(shapes)
         return self._stats_keys
 
     def _stat(self, key: str, rows: slice | None = None) -> torch.Tensor | None:
@@ -316,10 +311,15 @@ class Catalog:
 
         if key not in self._stat_keys():
             return None
-        with safe_open(str(self._stats_file()), framework="pt") as f:
-            if rows is None:
-                return f.get_tensor(key)
-            return f.get_slice(key)[rows]
+        try:
+            with safe_open(str(self._stats_file()), framework="pt") as f:
+                t = f.get_tensor(key) if rows is None else f.get_slice(key)[rows]
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"{self._stats_file()}: tensor {key!r} is not readable "
+                             f"({one_line(exc)})") from None
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise InputError(f"{self._stats_file()}: tensor {key!r} holds NaN or Inf values")
+        return t
 
     def max_activations(self) -> torch.Tensor | None:
         """[d_sae] float32 on the CPU: each feature's largest activation seen in the corpus."""
@@ -342,8 +342,10 @@ class Catalog:
         with self._lock:
             if self._vocab is None:
                 p = self.path / VOCAB
-                v = _read_json(p, "vocabulary") if p.is_file() else []
-                self._vocab = v if isinstance(v, list) else []
+                v = _read_json(p, "vocabulary") if p.exists() else []
+                if not isinstance(v, list):
+                    raise InputError(f"{p}: expected a list of token texts")
+                self._vocab = [t if isinstance(t, str) else "" for t in v]
             return self._vocab
 
     def token_text(self, token_id: int) -> str:
@@ -354,26 +356,29 @@ class Catalog:
         with self._lock:
             if self._documents is None:
                 p = self.path / DOCUMENTS
-                d = _read_json(p, "document list") if p.is_file() else []
-                self._documents = d if isinstance(d, list) else []
+                d = _read_json(p, "document list") if p.exists() else []
+                if not isinstance(d, list):
+                    raise InputError(f"{p}: expected a list of documents")
+                self._documents = [x if isinstance(x, dict) else {} for x in d]
             return self._documents
 
     def _snippet_arrays(self) -> dict[str, np.ndarray] | None:
         with self._lock:
             if self._snip is None:
                 folder = self.path / SNIPPETS
-                if not (folder / "offsets.npy").is_file():
+                if not (folder / "offsets.npy").exists():
                     return None
                 arrays = {}
                 for name in SNIPPET_ARRAYS:
-                    p = folder / f"{name}.npy"
+                    # check_file first: np.load on a FIFO would block for ever
+                    p = check_file(folder / f"{name}.npy", "snippet array")
                     try:
                         arrays[name] = np.load(p, mmap_mode="r", allow_pickle=False)
-                    except (OSError, ValueError) as exc:
-                        raise InputError(f"{p}: not a readable snippet array ({exc})") from None
-                if arrays["offsets"].shape != (self.d_sae + 1,):
-                    raise InputError(f"{folder / 'offsets.npy'}: shape {arrays['offsets'].shape}, "
-                                     f"expected ({self.d_sae + 1},)")
+                    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises
+                        # ValueError, SyntaxError, tokenize.TokenError, ... for a bad header
+                        raise InputError(f"{p}: not a readable snippet array ({one_line(exc)})"
+                                         ) from None
+                check_snippet_arrays(folder, arrays, self.d_sae)
                 self._snip = arrays
             return self._snip
 
@@ -390,11 +395,17 @@ class Catalog:
             return []
         starts = np.asarray(a["token_start"][lo: hi + 1])
         peaks = np.asarray(a["peak"][lo:hi])
-        maxes = np.asarray(a["max"][lo:hi])
+        maxes = np.asarray(a["max"][lo:hi], dtype=np.float64)
         docs = np.asarray(a["doc"][lo:hi])
         t0, t1 = int(starts[0]), int(starts[-1])
         toks = np.asarray(a["tokens"][t0:t1])
-        vals = np.asarray(a["values"][t0:t1])
+        vals = np.asarray(a["values"][t0:t1], dtype=np.float64)
+        folder = self.path / SNIPPETS
+        if np.any(np.diff(starts) < 0):
+            raise InputError(f"{folder / 'token_start.npy'}: snippet starts go backwards "
+                             f"for feature {i}; the catalog is corrupt")
+        if not (np.isfinite(maxes).all() and np.isfinite(vals).all()):
+            raise InputError(f"{folder}: feature {i}'s snippets hold NaN or Inf values")
         documents = self.documents() if (docs >= 0).any() else []
         out = []
         for j in range(hi - lo):
@@ -402,7 +413,8 @@ class Catalog:
             ids = [int(x) for x in toks[s:e]]
             d = int(docs[j])
             out.append(Snippet(tokens=[self.token_text(t) for t in ids],
-                               values=[float(x) for x in vals[s:e]], peak=int(peaks[j]),
+                               values=[float(x) for x in vals[s:e]],
+                               peak=min(max(int(peaks[j]), 0), max(e - s - 1, 0)),
                                max_value=float(maxes[j]), token_ids=ids,
                                document=documents[d] if 0 <= d < len(documents) else None))
         return out
@@ -475,7 +487,7 @@ def open_catalog_for(sae_path: Path | str | None, d_sae: int) -> Catalog | None:
     if sae_path is None:
         return None
     folder = catalog_folder_for(sae_path)
-    if not (folder / MANIFEST).is_file():
+    if not (folder / MANIFEST).exists():
         return None
     cat = Catalog(folder)
     if cat.d_sae != d_sae:

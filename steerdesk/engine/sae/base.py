@@ -31,6 +31,9 @@ ARCHITECTURE_ALIASES = {"standard": "relu", "relu": "relu", "jumprelu": "jumprel
                         "topk": "topk", "batchtopk": "topk", "gated": "gated"}
 NORMALISATIONS = ("none", "scale", "constant_norm_rescale", "layer_norm")
 LAYER_NORM_EPS = 1e-5
+# No trained SAE has weights near this; values beyond it are corruption, and would overflow
+# to Inf in the first matrix product (float32 and bfloat16 end at 3.4e38).
+MAX_ABS_WEIGHT = 1e8
 
 
 @dataclass
@@ -68,6 +71,38 @@ def normalise_architecture(name: str, where: str) -> str:
     return arch
 
 
+def whole(value: Any) -> Any:
+    """A whole-number float (16.0, from JSON or a tensor) as an int; anything else unchanged,
+    for the config check to name."""
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return int(value)
+    return value
+
+
+def _check_config(cfg: SAEConfig, where: str) -> None:
+    """Config values of the right type and range, whatever file format they came from."""
+    for key in ("d_in", "d_sae"):
+        value = getattr(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{where}: {key} is {value!r}; it must be a whole number >= 1")
+    if cfg.architecture == "topk":
+        k = cfg.k
+        if k is None:
+            raise InputError(f"{where}: a TopK SAE needs k in its config")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= cfg.d_sae:
+            raise InputError(f"{where}: k is {k!r}; a TopK SAE needs a whole number from 1 to "
+                             f"d_sae ({cfg.d_sae})")
+    for key in ("hook_name", "model_name", "neuronpedia_id"):
+        value = getattr(cfg, key)
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{where}: {key} is {value!r:.40}; it must be text")
+    scale = cfg.input_scale
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) \
+            or not math.isfinite(scale) or not scale > 0:
+        raise InputError(f"{where}: the input scale is {scale!r}; it must be a finite number "
+                         "above 0")
+
+
 class NormState:
     """What `denormalise` needs to undo the input normalisation of one batch of vectors."""
 
@@ -87,8 +122,7 @@ class SAE(torch.nn.Module):
         if cfg.normalize_activations not in NORMALISATIONS:
             raise InputError(f"{where}: unknown input normalisation {cfg.normalize_activations!r}; "
                              f"steerdesk reads {', '.join(NORMALISATIONS)}")
-        if cfg.architecture == "topk" and not cfg.k:
-            raise InputError(f"{where}: a TopK SAE needs k in its config")
+        _check_config(cfg, where)
         need = {"W_enc": (cfg.d_in, cfg.d_sae), "W_dec": (cfg.d_sae, cfg.d_in), "b_dec": (cfg.d_in,)}
         if cfg.architecture == "gated":
             need.update(b_gate=(cfg.d_sae,), b_mag=(cfg.d_sae,), r_mag=(cfg.d_sae,))
@@ -107,8 +141,15 @@ class SAE(torch.nn.Module):
             if tuple(t.shape) != shape:
                 raise InputError(f"{where}: tensor {name!r} has shape {tuple(t.shape)}, "
                                  f"expected {shape} for d_in={cfg.d_in}, d_sae={cfg.d_sae}")
+            if not t.is_floating_point():
+                raise InputError(f"{where}: tensor {name!r} holds {str(t.dtype).replace('torch.', '')}"
+                                 ", where weights must be floating point")
             if not torch.isfinite(t).all():
                 raise InputError(f"{where}: tensor {name!r} holds NaN or Inf values")
+            peak = float(t.abs().max()) if t.numel() else 0.0
+            if peak > MAX_ABS_WEIGHT:
+                raise InputError(f"{where}: tensor {name!r} holds values up to {peak:.3g}, far "
+                                 "beyond any trained SAE's; the file is corrupt")
             self.register_buffer(name, t.detach().clone().float().contiguous())
         self._has_skip = "W_skip" in tensors and tensors["W_skip"] is not None
 

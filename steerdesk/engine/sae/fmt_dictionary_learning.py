@@ -17,12 +17,13 @@ How each dictionary class encodes (dictionary_learning/dictionary.py, trainers/*
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
 
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.sae.base import SAE, SAEConfig
+from steerdesk.engine.sae.base import SAE, SAEConfig, whole
 from steerdesk.engine.sae.files import read_json, read_torch_pickle
 
 WEIGHTS = "ae.pt"
@@ -87,6 +88,20 @@ class _Tensors:
         return None
 
 
+def _shapes_agree(where: Path, t: dict[str, torch.Tensor]) -> None:
+    """Shapes checked before any arithmetic on them (which would fail with torch's words)."""
+    enc = t["W_enc"]
+    if enc.ndim != 2:
+        raise InputError(f"{where}: the encoder weight has shape {tuple(enc.shape)}, expected a "
+                         "matrix")
+    d_in, d_sae = enc.shape
+    want = {"W_dec": (d_sae, d_in), "b_enc": (d_sae,), "b_dec": (d_in,)}
+    for name, shape in want.items():
+        if name in t and tuple(t[name].shape) != shape:
+            raise InputError(f"{where}: tensor for {name} has shape {tuple(t[name].shape)}, but "
+                             f"the encoder ({d_sae} features of width {d_in}) needs {shape}")
+
+
 def _unit_decoder(t: dict[str, torch.Tensor]) -> None:
     """AutoEncoder.from_pretrained(normalize_decoder=True): decoder columns to unit norm, encoder
     rows and bias scaled up to match, so reconstructions are unchanged."""
@@ -102,6 +117,7 @@ def _convert(dict_class: str, get: _Tensors, k_cfg) -> tuple[dict, dict]:
     if dict_class == "AutoEncoder":
         t = {"W_enc": get("encoder.weight").T, "b_enc": get("encoder.bias"),
              "W_dec": get("decoder.weight").T, "b_dec": get("bias")}
+        _shapes_agree(get.where, t)
         _unit_decoder(t)
         return t, {"architecture": "relu"}
     if dict_class == "AutoEncoderNew":
@@ -116,7 +132,12 @@ def _convert(dict_class: str, get: _Tensors, k_cfg) -> tuple[dict, dict]:
     if dict_class == "JumpReluAutoEncoder":
         return ({k: get(k) for k in ("W_enc", "b_enc", "W_dec", "b_dec", "threshold")},
                 {"architecture": "jumprelu", "apply_b_dec_to_input": False})
-    k = get.scalar("k") or k_cfg
+    k = get.scalar("k")
+    k = k if k is not None else k_cfg
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, float))
+                          or not math.isfinite(k) or k != int(k) or k < 1):
+        raise InputError(f"{get.where}: k is {k!r}; a TopK dictionary needs a whole number of "
+                         "features >= 1")
     if dict_class in ("AutoEncoderTopK", "BatchTopKSAE"):
         t = {"W_enc": get("encoder.weight").T, "b_enc": get("encoder.bias"),
              "W_dec": get("decoder.weight").T, "b_dec": get("b_dec")}
@@ -127,14 +148,17 @@ def _convert(dict_class: str, get: _Tensors, k_cfg) -> tuple[dict, dict]:
                          "steerdesk reads AutoEncoder, AutoEncoderNew, GatedAutoEncoder, "
                          "JumpReluAutoEncoder, AutoEncoderTopK, BatchTopKSAE, "
                          "MatryoshkaBatchTopKSAE")
+    _shapes_agree(get.where, t)
     threshold = get.scalar("threshold")
+    if threshold is not None and not math.isfinite(threshold):
+        raise InputError(f"{get.where}: threshold is {threshold}; it must be a finite number")
     if dict_class == "AutoEncoderTopK" or threshold is None or threshold < 0:
         # TopK encodes per token by default; a BatchTopK threshold < 0 was never learned, and
         # per-token top-k is the closest inference rule to batch top-k.
-        return t, {"architecture": "topk", "k": int(k) if k else None}
+        return t, {"architecture": "topk", "k": whole(k)}
     # relu(pre) > threshold >= 0 is the same as pre > threshold: JumpReLU with one threshold.
-    t["threshold"] = torch.full((t["b_enc"].shape[0],), threshold)
-    return t, {"architecture": "jumprelu", "k": int(k) if k else None}
+    t["threshold"] = torch.full((t["b_enc"].shape[0],), float(threshold))
+    return t, {"architecture": "jumprelu", "k": whole(k)}
 
 
 def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> SAE:

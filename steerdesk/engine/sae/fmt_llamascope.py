@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.sae.base import SAE, SAEConfig
+from steerdesk.engine.sae.base import SAE, SAEConfig, whole
 from steerdesk.engine.sae.files import read_json, read_safetensors
 
 CONFIGS = ("hyperparams.json", "hyperparameters.json")
@@ -39,8 +39,10 @@ def detect(path: Path) -> bool:
 
 def _number(cfg: dict, key: str, where: Path) -> float:
     value = cfg.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{where}: field {key!r} is missing or not a number ({value!r})")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value):
+        raise InputError(f"{where}: field {key!r} is missing or not a finite number "
+                         f"({value!r:.40})")
     return float(value)
 
 
@@ -57,7 +59,8 @@ def _input_scale(cfg: dict, t: dict, hook_in: str, d_in: int, where: Path) -> tu
     norm = norms.get("in", norms.get(hook_in)) if isinstance(norms, dict) else None
     if norm is None and f"dataset_average_activation_norm.{hook_in}" in t:  # newer checkpoints
         norm = float(t[f"dataset_average_activation_norm.{hook_in}"].item())
-    if isinstance(norm, bool) or not isinstance(norm, (int, float)) or not norm > 0:
+    if isinstance(norm, bool) or not isinstance(norm, (int, float)) or not norm > 0 \
+            or not math.isfinite(norm) or not math.isfinite(math.sqrt(d_in) / norm):
         raise InputError(f"{where}: dataset_average_activation_norm.in is missing or not a "
                          f"positive number ({norm!r}); it sets the input scale")
     return "scale", math.sqrt(d_in) / float(norm)
@@ -109,7 +112,7 @@ def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> 
             thr = (thr / dec.norm(dim=0)).nan_to_num(nan=NEVER, posinf=NEVER)
         fields, tensors["threshold"] = {"architecture": "jumprelu"}, thr
     elif act == "topk":
-        fields = {"architecture": "topk", "k": int(_number(cfg, "top_k", cfg_file))}
+        fields = {"architecture": "topk", "k": whole(_number(cfg, "top_k", cfg_file))}
     elif act != "relu":
         raise InputError(f"{cfg_file}: act_fn {act!r} is not supported (steerdesk reads "
                          "jumprelu, topk and relu)")

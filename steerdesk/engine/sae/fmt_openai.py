@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.sae.base import SAE, SAEConfig
+from steerdesk.engine.sae.base import SAE, SAEConfig, whole
 from steerdesk.engine.sae.files import read_torch_pickle
 
 SUFFIXES = (".pt", ".pth")
@@ -66,7 +66,7 @@ def _activation(sd: dict, file: Path) -> tuple[str, int | None]:
         if isinstance(key, str) and key.startswith("activation_state_dict.")}
     k, post = state.get("k"), state.get("postact_fn", "ReLU")
     if isinstance(k, torch.Tensor) and k.numel() == 1:
-        k = int(k.item())
+        k = whole(k.item())
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise InputError(f"{file}: a TopK autoencoder needs activation_state_dict.k, a positive "
                          f"integer (found {k!r})")

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.sae.base import SAE, SAEConfig
+from steerdesk.engine.sae.base import SAE, SAEConfig, whole
 from steerdesk.engine.sae.files import read_json, read_safetensors
 
 CFG = "cfg.json"
@@ -35,7 +35,7 @@ def _architecture(cfg: dict) -> tuple[str, int | None]:
         arch = "topk" if fn == "topk" else "standard"
     elif arch == "standard" and fn == "topk":  # SAELens < 6 wrote TopK as standard + topk fn
         arch = "topk"
-    return arch, (int(k) if k is not None else None)
+    return arch, whole(k)
 
 
 def load_saelens(folder: Path) -> SAE:

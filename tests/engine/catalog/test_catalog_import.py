@@ -99,7 +99,7 @@ def test_bad_files(catalog, tmp_path):
     bad.write_text('[{"index": 1, "description": "x"},')
     with pytest.raises(InputError, match="bad.json: not valid JSON"):
         import_labels(catalog, bad)
-    with pytest.raises(InputError, match="no such label file"):
+    with pytest.raises(InputError, match="missing.json: label file not found"):
         import_labels(catalog, tmp_path / "missing.json")
     empty = tmp_path / "none.json"
     empty.write_text(json.dumps([{"foo": 1}]))
