@@ -38,6 +38,25 @@ def _architecture(cfg: dict) -> tuple[str, int | None]:
     return arch, whole(k)
 
 
+def _fold_decoder_norm(tensors: dict, where: Path) -> None:
+    """TopK with rescale_acts_by_decoder_norm (what SAELens's trainer writes): it ranks
+    pre * |W_dec[i]| and decodes acts / |W_dec[i]|. Folding the norms into the weights, as
+    SAELens's fold_W_dec_norm does, gives the same activations and reconstructions with a
+    unit-norm decoder, so that steering by a feature adds its direction per unit activation."""
+    for name in ("W_enc", "W_dec", "b_enc"):
+        if name not in tensors:
+            raise InputError(f"{where}: tensor {name!r} is missing (a topk SAE needs W_enc, "
+                             "W_dec, b_enc, b_dec)")
+    w_dec = tensors["W_dec"].float()
+    if w_dec.ndim != 2 or tensors["W_enc"].ndim != 2 or tensors["b_enc"].ndim != 1 \
+            or not tensors["W_enc"].shape[1] == w_dec.shape[0] == tensors["b_enc"].shape[0]:
+        return   # the shape check in SAE() names the problem
+    norms = w_dec.norm(dim=-1).clamp(min=1e-8)
+    tensors["W_dec"] = w_dec / norms[:, None]
+    tensors["W_enc"] = tensors["W_enc"].float() * norms[None, :]
+    tensors["b_enc"] = tensors["b_enc"].float() * norms
+
+
 def load_saelens(folder: Path) -> SAE:
     folder = Path(folder)
     cfg = read_json(folder / CFG)
@@ -52,22 +71,26 @@ def load_saelens(folder: Path) -> SAE:
             raise InputError(f"{folder / CFG}: field {key!r} is missing or not an integer")
     arch, k = _architecture(cfg)
     norm = cfg.get("normalize_activations") or "none"
-    scale = 1.0
-    if norm == "expected_average_only_in":
-        # SAELens folds this factor into the weights when it saves an inference SAE; a factor
-        # still in the config is applied as a constant input scale.
-        factor = cfg.get("norm_scaling_factor") or get("norm_scaling_factor")
-        norm, scale = ("scale", float(factor)) if factor else ("none", 1.0)
+    if norm in ("expected_average_only_in", "covariance_whitening"):
+        # As SAELens's load_from_disk: both are folded into the weights when an inference
+        # SAE is saved, and at run time they normalise nothing. A norm_scaling_factor in
+        # cfg.json is not applied (SAELens applies one only from its pretrained registry).
+        norm = "none"
+    if not isinstance(norm, str):
+        raise InputError(f"{folder / CFG}: field 'normalize_activations' must be text, not "
+                         f"{norm!r:.40}")
     if "threshold" not in tensors and "log_threshold" in tensors:
         # JumpReLU training checkpoints store log(threshold); inference files store threshold.
         tensors["threshold"] = torch.exp(tensors.pop("log_threshold").float())
+    if arch == "topk" and cfg.get("rescale_acts_by_decoder_norm"):
+        _fold_decoder_norm(tensors, folder / WEIGHTS)
     if "scaling_factor" in tensors:  # fine-tuning factor of old SAELens: it scales the decoder
         sf = tensors.pop("scaling_factor").float()
         tensors["W_dec"] = tensors["W_dec"].float() * sf.reshape(-1, 1)
     config = SAEConfig(
         architecture=arch, d_in=cfg["d_in"], d_sae=cfg["d_sae"], k=k,
         apply_b_dec_to_input=bool(cfg.get("apply_b_dec_to_input", True)),
-        normalize_activations=norm, input_scale=scale,
+        normalize_activations=norm,
         hook_name=get("hook_name") or get("hook_point"),
         hook_head_index=get("hook_head_index"),
         model_name=get("model_name"), prepend_bos=bool(get("prepend_bos", True)),
