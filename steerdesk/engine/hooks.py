@@ -79,20 +79,26 @@ def _child(block: torch.nn.Module, names: tuple[str, ...], what: str, layer: int
         if hasattr(block, name):
             return getattr(block, name)
     raise InputError(f"block {layer} of this model has no {what} module "
-                     f"(looked for {', '.join(names)})")
+                     f"(looked for {', '.join(names)})", field="hook")
+
+
+def no_hook_error(where: str) -> InputError:
+    """An SAE whose files do not say where it reads, and no hook name given."""
+    return InputError(f"{where}: the SAE does not say which activation it reads; name its hook "
+                      "(for example blocks.6.hook_resid_post or layers.6)", field="hook",
+                      cli_hint="pass --hook NAME")
 
 
 def resolve_hook(model: torch.nn.Module, name: str) -> HookPoint:
     if not name:
-        raise InputError("this SAE does not say where it reads the model: pass --hook NAME "
-                         "(for example blocks.6.hook_resid_post or layers.6)")
+        raise no_hook_error("SAE")
     path, blocks = find_blocks(model)
     n = len(blocks)
 
     def block(layer: int) -> torch.nn.Module:
         if not 0 <= layer < n:
             raise InputError(f"hook {name!r}: layer {layer} does not exist; this model has "
-                             f"{n} layers (0..{n - 1})")
+                             f"{n} layers (0..{n - 1})", field="hook")
         return blocks[layer]
 
     m = _SPARSIFY.match(name)
@@ -118,7 +124,7 @@ def resolve_hook(model: torch.nn.Module, name: str) -> HookPoint:
         raise InputError(
             f"hook {name!r}: steerdesk reads and steers hook_resid_pre, hook_resid_post, "
             "hook_mlp_out and hook_attn_out; this point sits inside a block where a Hugging Face "
-            "model has no module boundary to hook")
+            "model has no module boundary to hook", field="hook")
     # A plain module path, e.g. "model.layers.3": its output.
     try:
         module = _get(model, name)
@@ -127,7 +133,7 @@ def resolve_hook(model: torch.nn.Module, name: str) -> HookPoint:
     if isinstance(module, torch.nn.Module):
         return HookPoint(name, module, "output", None, f"output of {name}")
     raise InputError(f"hook {name!r}: not a TransformerLens hook name (blocks.L.hook_resid_post), "
-                     "a sparsify hookpoint (layers.L) or a module of this model")
+                     "a sparsify hookpoint (layers.L) or a module of this model", field="hook")
 
 
 def hooked_width(model: torch.nn.Module, hook: HookPoint) -> int:

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.hooks import HookPoint, hooked_width, resolve_hook
+from steerdesk.engine.hooks import HookPoint, hooked_width, no_hook_error, resolve_hook
 from steerdesk.engine.models import LoadedModel, Progress, load_model
 from steerdesk.engine.sae import SAE, load_sae
 
@@ -46,14 +46,13 @@ def attach_sae(lm: LoadedModel, sae: SAE, *, hook: str | None = None,
     """Check that `sae` fits `lm` at its hook point, move it to the model's device and dtype."""
     name = hook or sae.cfg.hook_name
     if not name:
-        raise InputError(f"{sae_path or 'SAE'}: the SAE does not say which activation it reads; "
-                         "pass --hook NAME (for example blocks.6.hook_resid_post or layers.6)")
+        raise no_hook_error(str(sae_path or "SAE"))
     point = resolve_hook(lm.model, name)
     width = hooked_width(lm.model, point)
     if width != sae.d_in:
         raise InputError(f"{sae_path or 'SAE'}: its input width d_in={sae.d_in} does not match "
                          f"the activation at {name} ({point.description}), which is {width} wide; "
-                         "is this SAE for another model?")
+                         "is this SAE for another model?", field="sae")
     sae.cfg.hook_name = name
     sae.to(device=lm.device, dtype=lm.dtype)
     return Session(lm=lm, sae=sae, hook=point, sae_path=sae_path)

@@ -69,8 +69,9 @@ def parse_spec(text: str, mode: str = "add", unit: str = "raw") -> SteeringSpec:
     for item in text.split(","):
         m = _SPEC_ITEM.match(item)
         if not m or (m.group(2) is None and mode != "ablate"):
-            raise InputError(f"--steer {text!r}: {item.strip()!r} is not IDX=STRENGTH "
-                             "(for example 123=4.5,77=-2)")
+            raise InputError(f"steering {text!r}: {item.strip()!r} is not IDX=STRENGTH "
+                             "(for example 123=4.5,77=-2)", field="steer",
+                             cli_hint="--steer takes IDX=STRENGTH[,IDX=STRENGTH...]")
         strength = 0.0 if mode == "ablate" else float(m.group(2))
         features.append(FeatureSteer(int(m.group(1)), strength, mode))
     return SteeringSpec(features, unit=unit)
@@ -82,13 +83,15 @@ def raw_strength(f: FeatureSteer, unit: str, max_acts: torch.Tensor | None) -> f
     if unit == "raw":
         return float(f.strength)
     if max_acts is None:
-        raise InputError("strengths in multiples of max activation (--unit max) need each "
-                         "feature's max activation, and this SAE has no feature catalog; build one "
-                         "(steerdesk catalog build) or use --unit raw")
+        raise InputError("strengths in multiples of max activation need each feature's max "
+                         "activation, and this SAE has no feature catalog; build one from your "
+                         "own text, or give raw strengths", field="unit",
+                         cli_hint="build one with 'steerdesk catalog build', or use --unit raw")
     peak = float(max_acts[f.index])
     if not peak > 0:
         raise InputError(f"feature {f.index} never activated when its catalog was built, so "
-                         "'x max activation' means nothing for it; use --unit raw")
+                         "'x max activation' means nothing for it; give it a raw strength",
+                         field="unit", cli_hint="use --unit raw")
     return float(f.strength) * peak
 
 

@@ -76,7 +76,9 @@ def test_inspect_json(capsys, pair):
     (["--steer", "3:1"], "is not IDX=STRENGTH"),
     (["--watch", "a,b"], "--watch"),
     (["--hook", "blocks.7.hook_resid_post"], "layer 7 does not exist"),
-    (["--unit", "max", "--steer", "3=1"], "catalog"),
+    (["--unit", "max", "--steer", "3=1"], "no feature catalog; build one from your own text, or "
+                                           "give raw strengths; build one with 'steerdesk catalog "
+                                           "build', or use --unit raw"),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, pair, extra, message):
     model, sae = pair

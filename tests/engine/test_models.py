@@ -49,8 +49,9 @@ def test_remote_code_is_refused_without_the_flag(tmp_path):
 def test_bad_device_name():
     from steerdesk.engine.device import resolve_device
 
-    with pytest.raises(InputError, match="--device"):
+    with pytest.raises(InputError, match="device 'quantum': not a device name") as err:
         resolve_device("quantum")
+    assert err.value.field == "device" and "--device" in err.value.for_cli()
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="no CUDA GPU"):
             resolve_device("cuda")

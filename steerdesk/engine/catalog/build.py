@@ -378,7 +378,7 @@ def build_catalog(session, corpus: str | Path | Sequence[Any], out_folder: str |
     is_cancelled = (cancelled.is_set if isinstance(cancelled, threading.Event)
                     else cancelled or (lambda: False))
     if tokens is not None and tokens <= 0:
-        raise InputError(f"--tokens {tokens}: must be a positive number of tokens")
+        raise InputError(f"tokens {tokens}: must be a positive number of tokens", field="tokens")
     if context < 2:
         raise InputError(f"context {context}: must be at least 2 tokens")
     if top_k < 1:
@@ -418,7 +418,8 @@ def build_catalog(session, corpus: str | Path | Sequence[Any], out_folder: str |
         if saved.get("fingerprint") != fingerprint:
             raise InputError(f"{out}: an unfinished build with other settings (corpus, tokens, "
                              "SAE...) is saved there; rerun it with the same settings to resume, "
-                             "or restart it (--restart)")
+                             "or restart it", field="restart",
+                             cli_hint="to start over, add --restart")
         acc.load(saved["acc"])
         docs = {int(k): v for k, v in saved["docs"].items()}
         meta_counts = {k: Counter(dict(v)) for k, v in saved["meta_counts"].items()}

@@ -47,9 +47,11 @@ def pick_folder(path: Path, hook: str | None) -> Path:
     if not found:
         raise InputError(f"{path}: no sparsify hookpoint folders ({CFG} + {WEIGHTS}) here")
     if hook is None:
-        raise InputError(f"{path}: holds SAEs for several hookpoints; pick one with --hook "
-                         f"(available: {', '.join(names)})")
-    raise InputError(f"{path}: no hookpoint folder named {hook!r} (available: {', '.join(names)})")
+        raise InputError(f"{path}: holds SAEs for several hookpoints; pick one as the hook "
+                         f"(available: {', '.join(names)})", field="hook",
+                         cli_hint="pick one with --hook NAME")
+    raise InputError(f"{path}: no hookpoint folder named {hook!r} (available: {', '.join(names)})",
+                     field="hook")
 
 
 def detect(path: Path) -> bool:
