@@ -63,7 +63,7 @@ def synthetic_labels(n: int, seed: int = 0) -> list[str]:
 
 
 def bench_search(reps: int) -> dict:
-    from steerdesk.engine.catalog.search import WordIndex
+    from steerdesk.engine.catalog.word_search import WordIndex
 
     labels = synthetic_labels(131_072)
     t = time.perf_counter()
@@ -134,21 +134,21 @@ def make_tiny(folder: Path):
 
 def forward_time(session, texts, tokens, context, batch_size, to_hook: bool = False
                  ) -> tuple[float, int]:
-    from steerdesk.engine.catalog.activations import pad_batch, pad_id_of, special_ids
-    from steerdesk.engine.catalog.build import _chunks
+    from steerdesk.engine.catalog.build import chunks as corpus_chunks
     from steerdesk.engine.catalog.corpus import Corpus
+    from steerdesk.engine.hooks import capture_at
+    from steerdesk.engine.reading import pad_batch, pad_id_of, special_ids
 
     tok = session.tokenizer
-    chunks = [c[0] for c in _chunks(Corpus(texts), tok, context, tokens, special_ids(tok))]
+    chunks = [c[0] for c in corpus_chunks(Corpus(texts), tok, context, tokens, special_ids(tok))]
     batches = [pad_batch(chunks[s: s + batch_size], pad_id_of(tok), session.lm.device)
                for s in range(0, len(chunks), batch_size)]
-    from steerdesk.engine.catalog.activations import hidden_at_hook
 
     t = time.perf_counter()
     with torch.inference_mode():
         for ids, mask in batches:
             if to_hook:
-                hidden_at_hook(session, ids, mask)
+                capture_at(session.model, session.hook, ids, mask)
             else:
                 session.model(input_ids=ids, attention_mask=mask, use_cache=False)
     return time.perf_counter() - t, sum(len(c) for c in chunks)

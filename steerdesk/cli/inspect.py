@@ -21,8 +21,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from steerdesk.engine.catalog.activations import text_activations
-    from steerdesk.engine.catalog.search import features_on_text
+    from steerdesk.engine.reading import features_on_text, text_activations
 
     session = open_session_from_args(args, quiet=args.json)
     ranked = features_on_text(session, args.text, args.top, args.by)

@@ -287,7 +287,7 @@ def stream(session: Session, request: GenerationRequest,
     try:
         prompt = torch.tensor([ids], dtype=torch.long, device=device).expand(rows, -1)
         past, logits = _prefill(model, prompt, rows, shared=handle is not None,
-                                widen_at=(session.hook.module if hook.steers and hook._steer_now()
+                                widen_at=(session.hook.module if hook.steers_now
                                           else None))
         hook.in_prefill = False
         texts = [tok.decode([i], skip_special_tokens=False) for i in ids]

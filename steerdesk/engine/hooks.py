@@ -8,8 +8,10 @@ TransformerLens names (`blocks.L.hook_resid_post`, ...) and sparsify names (`lay
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 
@@ -53,20 +55,52 @@ class HookPoint:
             return None if new is None else (args, {**kwargs, "hidden_states": new})
         return self.module.register_forward_pre_hook(pre_hook, with_kwargs=True)
 
+    @contextmanager
+    def installed(self, fn: Callable[[torch.Tensor], torch.Tensor | None]) -> Iterator[None]:
+        """`fn` installed for the body of a with-statement, and removed however it ends."""
+        handle = self.register(fn)
+        try:
+            yield
+        finally:
+            handle.remove()
 
-def _get(root: Any, dotted: str) -> Any:
-    obj = root
-    for part in dotted.split("."):
-        obj = obj[int(part)] if part.isdigit() else getattr(obj, part)
-    return obj
+
+class _Reached(Exception):
+    """Raised inside a capture hook to end the forward pass once the activation is taken."""
+
+
+def capture_at(model: torch.nn.Module, hook: HookPoint, input_ids: torch.Tensor,
+               attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The activation at `hook` for `input_ids [batch, seq]`, as `[batch, seq, width]`. The
+    forward pass stops there: the layers after the hook cannot change it, so they never run."""
+    grabbed: list[torch.Tensor] = []
+
+    def grab(hidden: torch.Tensor):
+        grabbed.append(hidden.detach())
+        raise _Reached
+
+    with hook.installed(grab), torch.inference_mode():
+        try:
+            model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        except _Reached:
+            pass
+    if not grabbed:
+        raise InputError(f"hook {hook.name!r}: the model never ran through {hook.description}",
+                         field="hook")
+    return grabbed[0]
+
+
+def find_module(root: torch.nn.Module, dotted: str) -> torch.nn.Module | None:
+    """The submodule at a dotted path ("model.layers", "transformer.h.3"), or None."""
+    try:
+        return root.get_submodule(dotted)
+    except AttributeError:
+        return None
 
 
 def find_blocks(model: torch.nn.Module) -> tuple[str, torch.nn.ModuleList]:
     for path in BLOCK_PATHS:
-        try:
-            blocks = _get(model, path)
-        except (AttributeError, IndexError):
-            continue
+        blocks = find_module(model, path)
         if isinstance(blocks, torch.nn.ModuleList) and len(blocks) > 0:
             return path, blocks
     raise InputError(
@@ -126,11 +160,8 @@ def resolve_hook(model: torch.nn.Module, name: str) -> HookPoint:
             "hook_mlp_out and hook_attn_out; this point sits inside a block where a Hugging Face "
             "model has no module boundary to hook", field="hook")
     # A plain module path, e.g. "model.layers.3": its output.
-    try:
-        module = _get(model, name)
-    except (AttributeError, IndexError, ValueError):
-        module = None
-    if isinstance(module, torch.nn.Module):
+    module = find_module(model, name)
+    if module is not None:
         return HookPoint(name, module, "output", None, f"output of {name}")
     raise InputError(f"hook {name!r}: not a TransformerLens hook name (blocks.L.hook_resid_post), "
                      "a sparsify hookpoint (layers.L) or a module of this model", field="hook")
@@ -138,19 +169,5 @@ def resolve_hook(model: torch.nn.Module, name: str) -> HookPoint:
 
 def hooked_width(model: torch.nn.Module, hook: HookPoint) -> int:
     """The width of the activation at `hook`, measured with a one-token forward pass."""
-    seen: list[int] = []
-
-    def probe(hidden: torch.Tensor):
-        seen.append(int(hidden.shape[-1]))
-        return None
-
-    handle = hook.register(probe)
-    try:
-        dev = next(model.parameters()).device
-        with torch.no_grad():
-            model(input_ids=torch.zeros((1, 1), dtype=torch.long, device=dev), use_cache=False)
-    finally:
-        handle.remove()
-    if not seen:
-        raise InputError(f"hook {hook.name!r}: the model never ran through {hook.description}")
-    return seen[0]
+    dev = next(model.parameters()).device
+    return int(capture_at(model, hook, torch.zeros((1, 1), dtype=torch.long, device=dev)).shape[-1])

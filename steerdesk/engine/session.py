@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import torch
 
+from steerdesk.engine.catalog.store import Catalog, open_catalog_for
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.hooks import HookPoint, hooked_width, no_hook_error, resolve_hook
 from steerdesk.engine.models import LoadedModel, Progress, load_model
@@ -21,7 +22,7 @@ class Session:
     hook: HookPoint
     sae_path: Path | None = None
     max_acts: torch.Tensor | None = None   # per feature, from the catalog, on the CPU
-    catalog: Any = None                    # steerdesk.engine.catalog.Catalog, when one exists
+    catalog: Catalog | None = None         # the catalog beside the SAE, when one exists
 
     @property
     def model(self):
@@ -79,9 +80,7 @@ def open_session(model: str | Path, sae: str | Path, *, hook: str | None = None,
 
 def _attach_catalog(session: Session) -> None:
     """The catalog beside the SAE gives labels and max activations (for 'x max' strengths)."""
-    from steerdesk.engine import catalog as catalog_mod
-
-    found = catalog_mod.open_catalog_for(session.sae_path, session.sae.d_sae)
+    found = open_catalog_for(session.sae_path, session.sae.d_sae)
     if found is not None:
         session.catalog = found
         session.max_acts = found.max_activations()

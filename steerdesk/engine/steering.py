@@ -160,14 +160,17 @@ class SteeringHook:
     def reads(self) -> bool:
         return bool(self.watch) or self.top_k > 0
 
-    def _steer_now(self) -> bool:
-        return self.positions == "all" or not self.in_prefill
+    @property
+    def steers_now(self) -> bool:
+        """Whether the pass now running is steered: every pass, or (positions="generated")
+        every pass after the prompt's."""
+        return self.steers and (self.positions == "all" or not self.in_prefill)
 
     def __call__(self, hidden: torch.Tensor) -> torch.Tensor | None:
         if hidden.shape[0] != self.rows:
             raise RuntimeError(f"steering hook expected {self.rows} rows, got {hidden.shape[0]}")
         sae = self.sae
-        steer = self.steers and self._steer_now()
+        steer = self.steers_now
         h = hidden.to(sae.dtype)
         if steer:
             if self.add_features:

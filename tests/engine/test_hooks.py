@@ -53,6 +53,7 @@ def test_a_hook_that_returns_a_tensor_changes_what_the_model_carries(session):
 def test_bad_hook_names(session, name, message):
     with pytest.raises(InputError, match=message) as err:
         resolve_hook(session.model, name)
+    assert err.value.field == "hook" and "--" not in err.value.message
 
 
 def test_a_missing_hook_is_told_in_words_and_the_cli_adds_its_flag(session):
@@ -60,4 +61,3 @@ def test_a_missing_hook_is_told_in_words_and_the_cli_adds_its_flag(session):
         resolve_hook(session.model, "")
     assert "--hook" not in err.value.message
     assert err.value.for_cli().endswith("; pass --hook NAME")
-    assert err.value.field == "hook" and "--" not in err.value.message
