@@ -33,7 +33,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 
@@ -105,11 +104,10 @@ def corpus_texts(n_chars: int) -> list[str]:
 
 
 def make_pocket(folder: Path, hook_layer: int):
-    from tiny import make_sae_tensors, make_tokenizer
-
     from steerdesk.engine.sae.base import SAE, SAEConfig
     from steerdesk.engine.sae.fmt_saelens import save_saelens
     from steerdesk.pocket.model_shape import ModelShape, build_model
+    from steerdesk.testing.tiny import make_sae_tensors, make_tokenizer
 
     model_dir = folder / "model"
     if not (model_dir / "config.json").is_file():
@@ -125,7 +123,7 @@ def make_pocket(folder: Path, hook_layer: int):
 
 
 def make_tiny(folder: Path):
-    from tiny import make_model, make_sae
+    from steerdesk.testing.tiny import make_model, make_sae
 
     return (make_model(folder / "model", "llama", d=32, layers=2),
             make_sae(folder / "sae", d_in=32, d_sae=64, arch="relu",

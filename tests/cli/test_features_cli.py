@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from tiny import make_model, make_sae
+from steerdesk.testing.tiny import make_model, make_sae
 
 from steerdesk.cli import main as cli_main
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tiny import make_model, make_sae
+from steerdesk.testing.tiny import make_model, make_sae
 
 
 @pytest.fixture(scope="module")

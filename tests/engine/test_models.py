@@ -6,7 +6,7 @@ import torch
 from steerdesk.engine.errors import InputError, RemoteCodeRefused
 from steerdesk.engine.hooks import hooked_width, resolve_hook
 from steerdesk.engine.models import load_model
-from tiny import FAMILIES, make_model
+from steerdesk.testing.tiny import FAMILIES, make_model
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -80,7 +80,7 @@ def planted(cat_model_dir, tmp_path_factory):
     """An SAE on the embeddings (resid_pre of block 0) where feature PLANT fires only on the
     token "#" and BOS_FEATURE only on BOS; every other feature is exactly 0 on both
     tokens (their encoder columns are orthogonal to those embeddings, their biases <= 0)."""
-    from tiny import make_sae_tensors
+    from steerdesk.testing.tiny import make_sae_tensors
 
     from steerdesk.engine.sae.base import SAE, SAEConfig
     from steerdesk.engine.sae.fmt_saelens import save_saelens
@@ -132,7 +132,7 @@ def planted(cat_model_dir, tmp_path_factory):
 
 
 def make_sae_tensors_dir(tmp_path_factory):
-    from tiny import make_sae
+    from steerdesk.testing.tiny import make_sae
 
     return make_sae(tmp_path_factory.mktemp("probe") / "sae", d_in=32, d_sae=16, arch="relu",
                     hook="blocks.0.hook_resid_pre")
