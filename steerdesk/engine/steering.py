@@ -176,12 +176,7 @@ class SteeringHook:
             if self.add_features:
                 h = h + self.add_vec
             if self.clamp_features:
-                acts, state = sae.encode_with_state(h) if sae.cfg.architecture == "topk" else (None, None)
-                if acts is not None:
-                    current = acts.index_select(-1, self.clamp_index)
-                else:
-                    current = sae.encode_subset(h, self.clamp_index)
-                    state = sae.normalise(h)[1] if sae.cfg.normalize_activations != "none" else None
+                current, state = sae.encode_subset_with_state(h, self.clamp_index)
                 delta = (self.clamp_target.unsqueeze(1) - current) * self.clamp_mask.unsqueeze(1)
                 rows = sae.decoder_rows(self.clamp_index, state)   # [n, d] or [B, T, n, d]
                 if rows.dim() == 2:

@@ -116,7 +116,7 @@ def save_saelens(sae: SAE, folder: Path, density: torch.Tensor | None = None) ->
         cfg["k"] = c.k
     (folder / CFG).write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
     save_file(tensors, str(folder / WEIGHTS))
-    density = density if density is not None else getattr(sae, "feature_density", None)
+    density = density if density is not None else sae.feature_density
     if density is not None:
         log10 = torch.log10(density.detach().float().cpu().clamp_min(1e-10))
         save_file({"sparsity": log10.contiguous()}, str(folder / SPARSITY))
