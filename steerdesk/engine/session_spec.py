@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from steerdesk.engine.models import Progress
+from steerdesk.engine.sae import registry
+from steerdesk.engine.session import Session, open_session
 
 
 def _opt(default: Any, flag: str, help: str, metavar: str | None = None) -> Any:
@@ -19,8 +21,7 @@ def _opt(default: Any, flag: str, help: str, metavar: str | None = None) -> Any:
 class SessionSpec:
     model: str = _opt("", "--model", "a model folder, or a hub id already in the local Hugging "
                       "Face cache", "M")
-    sae: str = _opt("", "--sae", "an SAE folder or file (SAELens, Gemma Scope, sparsify, "
-                    "dictionary_learning, OpenAI, Llama Scope)", "S")
+    sae: str = _opt("", "--sae", f"an SAE folder or file ({registry.titles()})", "S")
     hook: str | None = _opt(None, "--hook", "where the SAE reads the model, when its files do "
                             "not say (e.g. blocks.6.hook_resid_post or layers.6)", "NAME")
     device: str = _opt("auto", "--device", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, "
@@ -60,10 +61,8 @@ class SessionSpec:
             d.pop(key)
         return d
 
-    def open(self, progress: Progress | None = None):
+    def open(self, progress: Progress | None = None) -> Session:
         """Load the model and SAE and join them: a `Session`."""
-        from steerdesk.engine.session import open_session
-
         return open_session(self.model, self.sae, hook=self.hook, device=self.device,
                             dtype=self.dtype, allow_pickle=self.allow_pickle,
                             trust_remote_code=self.trust_remote_code, progress=progress)

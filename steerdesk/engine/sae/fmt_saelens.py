@@ -14,6 +14,7 @@ import torch
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE, SAEConfig
 from steerdesk.engine.sae.files import read_json, read_safetensors
+from steerdesk.engine.sae.registry import SAEFormat
 
 CFG = "cfg.json"
 WEIGHTS = "sae_weights.safetensors"
@@ -129,3 +130,8 @@ def detect(path: Path) -> bool:
 
 def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> SAE:
     return load_saelens(Path(path))
+
+
+FORMAT = SAEFormat(name="saelens", title="SAELens",
+                   layout="a folder with cfg.json + sae_weights.safetensors",
+                   detect=detect, load=load, priority=10)

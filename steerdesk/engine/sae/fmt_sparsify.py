@@ -14,6 +14,7 @@ from pathlib import Path
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE, SAEConfig
 from steerdesk.engine.sae.files import read_json, read_safetensors
+from steerdesk.engine.sae.registry import SAEFormat
 
 CFG = "cfg.json"
 WEIGHTS = "sae.safetensors"
@@ -110,3 +111,8 @@ def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> 
                        extra={"hook_note": "sparsify hookpoint name (a module path in the "
                                            "Hugging Face model)"})
     return SAE(config, tensors)
+
+
+FORMAT = SAEFormat(name="sparsify", title="EleutherAI sparsify",
+                   layout="cfg.json + sae.safetensors, one folder per hookpoint",
+                   detect=detect, load=load, priority=40)
