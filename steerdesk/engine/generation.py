@@ -296,7 +296,8 @@ def stream(session: Session, request: GenerationRequest,
                      for ti, tv in zip(hook.last_top[1].tolist(), hook.last_top[0].tolist())]
                     if k else [[[] for _ in ids]] * rows)
         yield PromptEvent(ids, texts, watch_rows, top_rows,
-                          ["baseline"] + [v.describe() for v in request.variants], used_template)
+                          ["baseline"] + [v.describe(session.label_of) for v in request.variants],
+                          used_template)
         sampler = CoupledSampler(request, rows, logits.shape[-1], device, prompt[0])
         eos = _eos_ids(session) if request.stop_at_eos else set()
         finished = [False] * rows

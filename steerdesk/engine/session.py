@@ -32,6 +32,10 @@ class Session:
     def tokenizer(self):
         return self.lm.tokenizer
 
+    def label_of(self, index: int) -> str | None:
+        """Feature `index`'s label from the catalog; None where there is none."""
+        return (self.catalog.label(index) or None) if self.catalog is not None else None
+
     def describe(self) -> dict[str, Any]:
         c = self.sae.cfg
         return {"model": self.lm.describe(),

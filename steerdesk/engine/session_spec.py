@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from steerdesk.engine import pack
 from steerdesk.engine.models import Progress
 from steerdesk.engine.sae import registry
 from steerdesk.engine.session import Session, open_session
@@ -40,6 +41,14 @@ class SessionSpec:
     def options(cls):
         """The dataclass fields, each with its CLI flag, help and metavar in `.metadata`."""
         return fields(cls)
+
+    @classmethod
+    def pocket(cls, **options: Any) -> SessionSpec | None:
+        """The pocket pack shipped with steerdesk (with `options`), or None when it is not
+        installed."""
+        if not pack.pocket_available():
+            return None
+        return cls(model=str(pack.pocket_model()), sae=str(pack.pocket_sae()), **options)
 
     @classmethod
     def from_pair(cls, pair: dict) -> SessionSpec:

@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 
 import torch
 
+from steerdesk.engine.describe import LabelOf, describe_spec
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE
 
@@ -51,13 +52,9 @@ class SteeringSpec:
         if self.unit not in UNITS:
             raise InputError(f"strength unit {self.unit!r}: choose raw or max")
 
-    def describe(self) -> str:
-        if self.name:
-            return self.name
-        unit = "x max" if self.unit == "max" else ""
-        parts = [("ablate " if f.mode == "ablate" else f"{f.mode} ") + f"{f.index}"
-                 + ("" if f.mode == "ablate" else f"={f.strength:g}{unit}") for f in self.features]
-        return ", ".join(parts) or "no steering"
+    def describe(self, label_of: LabelOf | None = None) -> str:
+        """Its name, else its features in words ('add #12 German text +1.50x max; ...')."""
+        return self.name or describe_spec(self, label_of)
 
 
 _SPEC_ITEM = re.compile(r"^\s*(\d+)\s*(?:=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?\s*$")

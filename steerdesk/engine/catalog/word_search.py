@@ -4,6 +4,7 @@ fuzzy matches (case-insensitive), over an index built once per set of labels."""
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -224,13 +225,20 @@ class WordIndex:
         return [(int(i), float(score[i])) for i in hits]
 
 
+_FIXED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def word_index(catalog_or_labels) -> WordIndex:
-    """An index of a list of labels, or a catalog's (kept by the catalog until its labels
-    change)."""
+    """An index of a list of labels, or of a catalog's labels: a `Catalog` keeps it until its
+    labels change; any other object with `labels()` is indexed once."""
     if isinstance(catalog_or_labels, (list, tuple)):
         return WordIndex(catalog_or_labels)
     cat = catalog_or_labels
-    return cat.derived("word_index", lambda: WordIndex(cat.labels()))
+    if hasattr(cat, "derived"):
+        return cat.derived("word_index", lambda: WordIndex(cat.labels()))
+    if cat not in _FIXED:
+        _FIXED[cat] = WordIndex(cat.labels())
+    return _FIXED[cat]
 
 
 def search_words(catalog, query: str, limit: int = 50) -> list[tuple[int, float]]:
