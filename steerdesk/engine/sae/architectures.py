@@ -30,7 +30,10 @@ class Architecture:
         raise NotImplementedError
 
     def encode_subset(self, sae, xs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """Correct for every architecture; those that can, compute only the columns `idx`."""
+        """The columns `idx` of the full encode, where the architecture needs it; the others
+        compute those columns alone."""
+        if not self.needs_full_encode:
+            raise NotImplementedError(f"{self.name}: encode_subset without a full encode")
         return self.encode(sae, xs).index_select(-1, idx)
 
     def __repr__(self) -> str:

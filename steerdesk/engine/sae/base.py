@@ -12,7 +12,8 @@ tensors are in SAELens orientation: `W_enc [d_in, d_sae]`, `W_dec [d_sae, d_in]`
          | top-k of relu(pre)                # "topk"
          | (x' @ W_enc + b_gate > 0) * relu(x' @ (W_enc * exp(r_mag)) + b_mag)   # "gated"
 
-(one object per architecture in architectures.py), and decoding is `denormalise(acts @ W_dec + b_dec) (+ x @ W_skip)`.
+(one object per architecture, in architectures.py), and decoding is
+`denormalise(acts @ W_dec + b_dec) (+ x @ W_skip)`.
 """
 
 from __future__ import annotations
