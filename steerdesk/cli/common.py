@@ -10,7 +10,7 @@ import sys
 from dataclasses import replace
 
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.session_spec import SessionSpec
+from steerdesk.engine.session_spec import HELP_VALUES, SessionSpec
 
 POCKET_DEFAULT = "model and SAE (default: the pocket pack shipped with steerdesk)"
 
@@ -22,10 +22,14 @@ def add_session_args(parser: argparse.ArgumentParser, *, title: str = POCKET_DEF
     for f in SessionSpec.options():
         meta = f.metadata
         if isinstance(f.default, bool):
-            g.add_argument(meta["flag"], dest=f.name, action="store_true", help=meta["help"])
+            action = g.add_argument(meta["flag"], dest=f.name, action="store_true",
+                                    help=meta["help"])
         else:
-            g.add_argument(meta["flag"], dest=f.name, default=f.default, metavar=meta["metavar"],
-                           help=meta["help"], required=model_required and f.name == "model")
+            action = g.add_argument(meta["flag"], dest=f.name, default=f.default,
+                                    metavar=meta["metavar"], help=meta["help"],
+                                    required=model_required and f.name == "model")
+        for key, value in HELP_VALUES.items():   # argparse fills %(key)s from the action
+            setattr(action, key, value)
 
 
 def spec_from_args(args: argparse.Namespace) -> SessionSpec:

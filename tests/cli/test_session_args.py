@@ -1,6 +1,8 @@
 """The CLI's session flags are SessionSpec's fields: declared once, parsed back into a spec."""
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
@@ -24,6 +26,23 @@ def test_every_spec_field_is_a_flag_with_its_default_and_help():
         action = by_dest[f.name]
         assert action.option_strings == [f.metadata["flag"]]
         assert action.default == f.default and action.help == f.metadata["help"]
+
+
+def test_the_sae_help_lists_the_registered_formats():
+    from steerdesk.engine.sae import registry
+
+    parser = argparse.ArgumentParser(prog="p")
+    add_session_args(parser)
+    shown = " ".join(parser.format_help().split())
+    assert f"an SAE folder or file ({registry.titles()})" in shown
+
+
+def test_building_the_parser_imports_no_torch():
+    """`steerdesk --help` answers at once: torch is imported when a model is opened."""
+    code = ("import sys; from steerdesk.cli.main import build_parser; "
+            "build_parser().parse_args(['generate', '--prompt', 'x']); "
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_flags_parse_into_the_spec_they_name(tmp_path):

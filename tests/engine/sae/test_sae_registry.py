@@ -21,7 +21,7 @@ def test_every_format_module_declares_itself_once_in_its_detection_order():
 
 
 def test_titles_feed_the_help_and_the_not_recognised_message(tmp_path):
-    sae_help = next(f for f in SessionSpec.options() if f.name == "sae").metadata["help"]
+    sae_help = SessionSpec.help_text("sae")
     for f in registry.formats():
         assert f.title in sae_help
     with pytest.raises(InputError) as err:
