@@ -107,7 +107,7 @@ class FeatureCard(QWidget):
         if src.max_act(index) is not None:
             parts.append(f"max act {src.max_act(index):.2f}")
         if src.density(index) is not None:
-            parts.append(f"density {src.density(index):.1%}")
+            parts.append(f"density {wording.density(src.density(index))}")
         self.numbers.setText(" · ".join(parts))
         record = src.card(index)
         if record is None:

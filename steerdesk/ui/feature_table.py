@@ -97,8 +97,7 @@ class FeatureTableModel(QAbstractTableModel):
             if col == 2:
                 v = self.extra.get(i, self.source.max_act(i))
                 return "–" if v is None else f"{v:.2f}"
-            d = self.source.density(i)
-            return "–" if d is None else f"{d:.2%}" if d >= 0.0001 else f"{d:.1e}"
+            return wording.density(self.source.density(i))
         if role == Qt.TextAlignmentRole and col != 1:
             return int(Qt.AlignRight | Qt.AlignVCenter)
         if role == Qt.ToolTipRole:

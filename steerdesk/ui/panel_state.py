@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from steerdesk.engine.describe import LabelOf
 from steerdesk.engine.presets import Preset, PresetFeature
 from steerdesk.engine.steering import FeatureSteer, SteeringSpec
+from steerdesk.ui import wording
 from steerdesk.ui.notify import Notifier
 
 _row_ids = itertools.count(1)
@@ -25,7 +26,7 @@ class PanelRow:
     uid: int = field(default_factory=lambda: next(_row_ids))  # stable across edits, for undo
 
     def title(self) -> str:
-        return self.label or f"feature {self.index}"
+        return wording.feature_words(self.index, self.label)
 
 
 class PanelState:

@@ -28,6 +28,13 @@ def feature_words(index: int, label: str | None) -> str:
     return label or f"feature {index}"
 
 
+def density(d: float | None) -> str:
+    """How often a feature is active: '2.50%', '1.0e-05' for the rare ones, '–' unknown."""
+    if d is None:
+        return "–"
+    return f"{d:.2%}" if d >= 0.0001 else f"{d:.1e}"
+
+
 def column_settings(specs: list[SteeringSpec], panel_has_rows: bool,
                     label_of: LabelOf) -> list[str]:
     """The settings line under each steered column's title."""

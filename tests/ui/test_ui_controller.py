@@ -146,6 +146,16 @@ def test_only_the_latest_lights_up_reports(controller, qtbot):
     assert [a[0] for a in seen["lights_up_done"]] == ["the weather today"]
 
 
+def test_a_run_and_lights_up_do_not_replace_each_other(controller, qtbot):
+    release = hold_the_worker(controller)
+    record = controller.generate(PROMPT, Sampling(max_new_tokens=4))
+    controller.lights_up("hello there")
+    with qtbot.waitSignals([controller.run_finished, controller.lights_up_done],
+                           timeout=WAIT_MS):
+        release.set()
+    assert record.done.reason in ("length", "eos")
+
+
 def test_the_focused_feature_is_watched_and_tints(controller, qtbot, ui_session):
     c = controller
     c.panel.set_unit("raw")

@@ -102,6 +102,7 @@ def test_an_unreadable_file_reads_as_defaults(config_dir, text):
 def test_unknown_keys_are_kept_and_consents_never_remembered(config_dir):
     s = Settings.from_json({**GOOD, "from_a_newer_version": {"x": 1}})
     s.remember(SessionSpec("/m/new", "/s/new", allow_pickle=True, trust_remote_code=True))
+    assert not s.recent[0].allow_pickle and not s.recent[0].trust_remote_code  # in memory too
     s.remember(SessionSpec("/m/b", "/s/b", device="cpu"))
     s.last.pair = SessionSpec("/m/new", "/s/new", allow_pickle=True)
     save_settings(s)

@@ -142,6 +142,7 @@ def test_feature_words():
     assert wording.feature_name(3, "a very long label", width=6) == "#3 a very"
     assert wording.feature_words(12, None) == "feature 12"
     assert wording.feature_words(12, "rain") == "rain"
+    assert [wording.density(d) for d in (0.025, 0.00001, None)] == ["2.50%", "1.0e-05", "–"]
 
 
 def test_column_settings():
@@ -176,6 +177,8 @@ def test_run_record_collects_tokens_per_row():
     rec.add(step((None, None, None, [], [], False),              # a finished row sends nothing
                  ("d", 13, None, [0.5, 4.0], [], False)))
     assert rec.rows[0].text == "a" and rec.rows[0].finished
+    assert len(rec.rows[0].tokens) == 1      # the end-of-text token is neither text nor plotted
+    assert rec.activation_series(0, 4) == [1.0]
     assert rec.rows[1].text == "bcd" and not rec.rows[1].finished
     assert rec.rows[0].tokens[0].prob == pytest.approx(0.5)
     assert rec.rows[1].tokens[0].prob is None
