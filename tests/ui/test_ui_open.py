@@ -3,7 +3,7 @@ screenshot command."""
 
 import pytest
 
-from steerdesk.engine.errors import PickleRefused
+from steerdesk.engine.errors import PickleRefused, RemoteCodeRefused
 from steerdesk.engine.session_spec import SessionSpec
 
 
@@ -31,16 +31,18 @@ def test_generate_without_model_explains(make_window, dialogs):
     assert "open a model" in dialogs[-1][2]
 
 
-def test_pickle_question_then_retry(make_window, qtbot, dialogs, monkeypatch, ui_session,
-                                    ui_model_dir, ui_sae_dir):
+@pytest.mark.parametrize("refusal,consent", [(PickleRefused, "allow_pickle"),
+                                              (RemoteCodeRefused, "trust_remote_code")])
+def test_consent_question_then_retry(make_window, qtbot, dialogs, monkeypatch, ui_session,
+                                     ui_model_dir, ui_sae_dir, refusal, consent):
     import steerdesk.engine.session as session_mod
 
     calls = []
 
-    def fake_open(model, sae, *, allow_pickle=False, **kw):
-        calls.append(allow_pickle)
-        if not allow_pickle:
-            raise PickleRefused(f"{sae}: is a pickle file; pass --allow-pickle")
+    def fake_open(model, sae, **kw):
+        calls.append(kw[consent])
+        if not kw[consent]:
+            raise refusal(f"{sae}: needs a yes")
         return ui_session
 
     monkeypatch.setattr(session_mod, "open_session", fake_open)
@@ -48,7 +50,10 @@ def test_pickle_question_then_retry(make_window, qtbot, dialogs, monkeypatch, ui
     with qtbot.waitSignal(w.session_ready, timeout=10000):
         w.open_pair(SessionSpec(str(ui_model_dir), str(ui_sae_dir)))
     assert calls == [False, True]
-    assert dialogs[-1][0] == "question"
+    kind, _title, text = dialogs[-1]
+    assert kind == "question" and text.startswith(f"{ui_sae_dir}: needs a yes")
+    # The yes holds for this opening only: the recent list does not remember it.
+    assert not getattr(w.settings.recent[0], consent)
 
 
 def test_screenshot_command(tmp_path, ui_model_dir, ui_sae_dir, qapp):
