@@ -163,6 +163,15 @@ class FeatureBrowser(QWidget):
         if found:
             self.table.selectRow(0)
 
+    def show_token_features(self, text: str, found: list[tuple[int, float]]) -> None:
+        """A token's top features (known from the run), listed as 'what lights up' is."""
+        self.set_lights_text(text)
+        self.show_lights_up(text, found)
+        self.count.setText(f"top features at {text!r}")
+
+    def set_dark(self, dark: bool) -> None:
+        self.card.set_dark(dark)
+
     def set_lights_text(self, text: str) -> None:
         self.text.setPlainText(text)
 
@@ -175,7 +184,7 @@ class FeatureBrowser(QWidget):
 
             text, ok = QInputDialog.getText(self, "Rename feature",
                                             f"Your label for feature {index}:",
-                                            text=self.source.label(index))
+                                            text=self.source.label(index) or "")
             if not ok:
                 return False
         text = text.strip()
@@ -198,10 +207,6 @@ class FeatureBrowser(QWidget):
         if index in rows:
             self.table.selectRow(rows.index(index))
             self.table.scrollTo(self.model.index(rows.index(index), 0))
-
-    def selected_features(self) -> list[int]:
-        return sorted({self.model.feature_at(ix.row())
-                       for ix in self.table.selectionModel().selectedRows()})
 
     def _current_changed(self, current, _previous) -> None:
         if current.isValid():

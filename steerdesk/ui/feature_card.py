@@ -16,8 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from steerdesk.ui import theme
+from steerdesk.ui import theme, wording
 from steerdesk.ui.feature_source import FeatureSource
+from steerdesk.ui.plots import style_plot
 
 NO_CATALOG = ("<b>No catalog for this SAE</b>: feature labels, snippets and histograms are "
               "unavailable. Features are listed by number and can still be steered. "
@@ -80,6 +81,9 @@ class FeatureCard(QWidget):
         layout.addWidget(self.body, 1)
         layout.addWidget(self.hist)
 
+    def set_dark(self, dark: bool) -> None:
+        style_plot(self.hist, dark)
+
     def set_source(self, source: FeatureSource | None) -> None:
         self.source = source
         self.show_feature(-1)
@@ -98,12 +102,12 @@ class FeatureCard(QWidget):
                               "it fires, which next tokens it promotes, and how often it is "
                               "active.</p>" if src is not None else "")
             return
-        self.title.setText(f"#{index}  {src.label(index)}")
+        self.title.setText(wording.feature_name(index, src.label(index)))
         parts = []
         if src.max_act(index) is not None:
             parts.append(f"max act {src.max_act(index):.2f}")
         if src.density(index) is not None:
-            parts.append(f"density {src.density(index):.1%}")
+            parts.append(f"density {wording.density(src.density(index))}")
         self.numbers.setText(" · ".join(parts))
         record = src.card(index)
         if record is None:
