@@ -146,7 +146,6 @@ def _report_bugs_without_crashing(window) -> None:
 def default_pair(last):
     """The last session's pair if its files are still there, else the pocket pack, else None
     (the window then opens with the open dialog)."""
-    from steerdesk.engine import pack
     from steerdesk.engine.errors import InputError
     from steerdesk.engine.models import resolve_model_path
     from steerdesk.engine.session_spec import SessionSpec
@@ -157,9 +156,7 @@ def default_pair(last):
             return last
         except InputError:
             pass
-    if pack.pocket_available():
-        return SessionSpec(str(pack.pocket_model()), str(pack.pocket_sae()))
-    return None
+    return SessionSpec.pocket()
 
 
 def _once(signal, slot) -> None:
