@@ -13,7 +13,8 @@ def add_session_args(parser: argparse.ArgumentParser, *, model_required: bool = 
     g.add_argument("--model", metavar="M", required=model_required,
                    help="a model folder, or a hub id already in the local Hugging Face cache")
     g.add_argument("--sae", metavar="S", help="an SAE folder or file (SAELens, Gemma Scope, "
-                   "sparsify, dictionary_learning, OpenAI, Llama Scope)")
+                   "sparsify, dictionary_learning, OpenAI, Llama Scope), or RELEASE:SAE_ID "
+                   "pulled with `steerdesk models pull` (its model is implied)")
     g.add_argument("--hook", metavar="NAME", help="where the SAE reads the model, when its files "
                    "do not say (e.g. blocks.6.hook_resid_post or layers.6)")
     g.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, ...")
@@ -31,6 +32,8 @@ def session_paths(args: argparse.Namespace) -> tuple[str, str]:
 
     if args.model and args.sae:
         return args.model, args.sae
+    if args.sae and _named_sae(args.sae):  # RELEASE:SAE_ID brings its model
+        return "", args.sae
     if args.model or args.sae:
         missing = "--sae" if args.model else "--model"
         raise InputError(f"{missing} is missing: give both --model and --sae, or neither to use "
@@ -39,6 +42,12 @@ def session_paths(args: argparse.Namespace) -> tuple[str, str]:
         raise InputError("no --model/--sae given and the pocket pack is not installed "
                          "(rebuild it with python -m steerdesk.pocket.build)")
     return str(pocket_model()), str(pocket_sae())
+
+
+def _named_sae(value: str) -> bool:
+    from steerdesk.engine.pulls import looks_like_name
+
+    return looks_like_name(value)
 
 
 def open_session_from_args(args: argparse.Namespace, *, quiet: bool = False):
