@@ -13,7 +13,7 @@ def add_session_args(parser: argparse.ArgumentParser, *, model_required: bool = 
     g.add_argument("--model", metavar="M", required=model_required,
                    help="a model folder, or a hub id already in the local Hugging Face cache")
     g.add_argument("--sae", metavar="S", help="an SAE folder or file (SAELens, Gemma Scope, "
-                   "sparsify, dictionary_learning, OpenAI, Llama Scope), or RELEASE:SAE_ID "
+                   "sparsify, dictionary_learning, OpenAI, Llama Scope, Gemma Scope 2), or RELEASE:SAE_ID "
                    "pulled with `steerdesk models pull` (its model is implied)")
     g.add_argument("--hook", metavar="NAME", help="where the SAE reads the model, when its files "
                    "do not say (e.g. blocks.6.hook_resid_post or layers.6)")

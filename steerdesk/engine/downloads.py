@@ -154,10 +154,13 @@ def _explain(exc: BaseException, repo_id: str, path: str | None = None) -> Downl
                              f"Hugging Face), then {login}", "gated")
     if isinstance(exc, RepositoryNotFoundError):
         status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status in (401, 403):
-            return DownloadError(f"{repo_id}: no access (HTTP {status}); if it is gated, accept "
-                                 f"its licence on {page}, then {login}", "gated")
-        return DownloadError(f"{repo_id}: no such repository on {endpoint()}", "not_found")
+        if status == 403:
+            return DownloadError(f"{repo_id}: your login has no access (HTTP 403); accept its "
+                                 f"licence on {page} with that account", "gated")
+        # The hub answers 401 for a repo that does not exist and for a private or gated one
+        # asked without a login: say both.
+        return DownloadError(f"{repo_id}: no such repository on {endpoint()}, or it is private "
+                             f"or gated and you are not logged in ({login})", "not_found")
     if isinstance(exc, RevisionNotFoundError):
         return DownloadError(f"{repo_id}: no such revision", "not_found")
     if isinstance(exc, EntryNotFoundError):

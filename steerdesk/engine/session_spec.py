@@ -20,7 +20,7 @@ class SessionSpec:
     model: str = _opt("", "--model", "a model folder, or a hub id already in the local Hugging "
                       "Face cache", "M")
     sae: str = _opt("", "--sae", "an SAE folder or file (SAELens, Gemma Scope, sparsify, "
-                    "dictionary_learning, OpenAI, Llama Scope), or RELEASE:SAE_ID pulled with "
+                    "dictionary_learning, OpenAI, Llama Scope, Gemma Scope 2), or RELEASE:SAE_ID pulled with "
                     "`steerdesk models pull` (its model is implied)", "S")
     hook: str | None = _opt(None, "--hook", "where the SAE reads the model, when its files do "
                             "not say (e.g. blocks.6.hook_resid_post or layers.6)", "NAME")

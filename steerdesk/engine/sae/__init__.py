@@ -13,11 +13,13 @@ from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE, SAEConfig
 
 # Order matters only where layouts could overlap: the most specific layouts first.
-FORMATS = ("saelens", "llamascope", "gemmascope", "sparsify", "dictionary_learning", "openai")
+FORMATS = ("saelens", "llamascope", "gemmascope", "gemmascope2", "sparsify", "dictionary_learning",
+           "openai")
 FORMAT_TITLES = {
     "saelens": "SAELens folder (cfg.json + sae_weights.safetensors)",
     "llamascope": "Llama Scope (hyperparams.json + checkpoints/final.safetensors)",
     "gemmascope": "Gemma Scope (params.npz)",
+    "gemmascope2": "Gemma Scope 2 (params.safetensors with w_enc/w_dec/threshold [+ config.json])",
     "sparsify": "EleutherAI sparsify (cfg.json + sae.safetensors, one folder per hookpoint)",
     "dictionary_learning": "dictionary_learning (ae.pt + config.json)",
     "openai": "OpenAI sparse_autoencoder (.pt state dict)",
