@@ -66,7 +66,9 @@ def attach_sae(lm: LoadedModel, sae: SAE, *, hook: str | None = None,
                          f"the activation at {name} ({point.description}), which is {width} wide; "
                          "is this SAE for another model?")
     sae.cfg.hook_name = name
-    sae.to(device=lm.device, dtype=lm.dtype)
+    # A split model's hooked block may sit on another device than the embeddings.
+    dev = next(point.module.parameters(), torch.empty(0, device=lm.device)).device
+    sae.to(device=dev if lm.split else lm.device, dtype=lm.dtype)
     return Session(lm=lm, sae=sae, hook=point, sae_path=sae_path)
 
 
