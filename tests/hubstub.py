@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -51,6 +52,7 @@ class StandInHub:
         self.plain: dict[str, bytes] = {}      # /files/KEY, for the Neuronpedia stand-in
         self.requests: list[tuple[str, str, dict]] = []
         self.authorized_token: str | None = None
+        self.slow = 0.0                        # seconds per 16 KB sent: a download to stop
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,7 +94,10 @@ class StandInHub:
         h.end_headers()
         if not head and body:
             try:
-                h.wfile.write(body)
+                for at in range(0, len(body), 16_384):
+                    h.wfile.write(body[at:at + 16_384])
+                    if self.slow:
+                        time.sleep(self.slow)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading (a cancelled download)
 
