@@ -108,9 +108,9 @@ def _list(args) -> int:
 class Bar:
     """One line on stderr: [####....] 45%  120.3 MB / 548.1 MB  2.1 MB/s  ETA 3:12  file."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.live = stream.isatty()
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
         self.last = -1
 
     def __call__(self, p: PullProgress) -> None:
