@@ -33,9 +33,12 @@ def add_session_args(parser: argparse.ArgumentParser, *, title: str = POCKET_DEF
 
 
 def spec_from_args(args: argparse.Namespace) -> SessionSpec:
-    """The session to open: the model and SAE given, or neither (then the pocket pack)."""
+    """The session to open: the model and SAE given, an SAE named RELEASE:SAE_ID (its model is
+    implied), or neither (then the pocket pack)."""
     spec = SessionSpec(**{f.name: getattr(args, f.name) for f in SessionSpec.options()})
     if spec.model and spec.sae:
+        return spec
+    if spec.sae and _named_sae(spec.sae):
         return spec
     if spec.model or spec.sae:
         missing = "--sae" if spec.model else "--model"
@@ -46,6 +49,12 @@ def spec_from_args(args: argparse.Namespace) -> SessionSpec:
         raise InputError("no --model/--sae given and the pocket pack is not installed "
                          "(rebuild it with python -m steerdesk.pocket.build)")
     return replace(spec, model=pocket.model, sae=pocket.sae)
+
+
+def _named_sae(value: str) -> bool:
+    from steerdesk.engine.pulls import looks_like_name
+
+    return looks_like_name(value)
 
 
 def open_session_from_args(args: argparse.Namespace, *, quiet: bool = False):

@@ -42,8 +42,19 @@ class Session:
                 "sae": {"path": str(self.sae_path) if self.sae_path else None,
                         "format": c.source_format, "architecture": c.architecture,
                         "d_in": c.d_in, "d_sae": c.d_sae, "k": c.k, "hook": self.hook.name,
+                        "input": c.normalize_activations,
                         "hook_module": self.hook.description,
                         "has_catalog": self.catalog is not None}}
+
+
+def apply_input_centring(sae: SAE, name: str) -> None:
+    """The SAE was trained on TransformerLens's centre_writing_weights model, whose residual
+    stream is this model's minus its mean over d_model (docs/real-models.md): encode that."""
+    if sae.cfg.normalize_activations not in ("none", "centre"):
+        raise InputError(f"{name}: its registry entry asks for a centred residual stream, and its "
+                         f"files also ask for {sae.cfg.normalize_activations!r}; steerdesk "
+                         "cannot do both")
+    sae.cfg.normalize_activations = "centre"
 
 
 def attach_sae(lm: LoadedModel, sae: SAE, *, hook: str | None = None,
@@ -59,7 +70,9 @@ def attach_sae(lm: LoadedModel, sae: SAE, *, hook: str | None = None,
                          f"the activation at {name} ({point.description}), which is {width} wide; "
                          "is this SAE for another model?", field="sae")
     sae.cfg.hook_name = name
-    sae.to(device=lm.device, dtype=lm.dtype)
+    # A split model's hooked block may sit on another device than the embeddings.
+    dev = next(point.module.parameters(), torch.empty(0, device=lm.device)).device
+    sae.to(device=dev if lm.split else lm.device, dtype=lm.dtype)
     return Session(lm=lm, sae=sae, hook=point, sae_path=sae_path)
 
 
@@ -69,9 +82,14 @@ def open_session(model: str | Path, sae: str | Path, *, hook: str | None = None,
                  progress: Progress | None = None) -> Session:
     """Load a model and an SAE and join them. The SAE is read first: it is the cheaper of the
     two to find wrong."""
+    from steerdesk.engine.pulls import resolve_for_open
+
     report: Callable[[float, str], None] = progress or (lambda f, m: None)
+    model, sae, hook, facts = resolve_for_open(model, sae, hook)  # RELEASE:SAE_ID -> the cache
     report(0.0, f"Reading the SAE {sae}")
     loaded_sae = load_sae(sae, allow_pickle=allow_pickle, hook=hook)
+    if facts is not None and facts.release.input_centring:
+        apply_input_centring(loaded_sae, facts.name)
     lm = load_model(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
                     progress=lambda f, m: report(0.05 + 0.85 * f, m))
     report(0.92, "Checking the SAE against the model")

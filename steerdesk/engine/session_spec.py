@@ -47,7 +47,8 @@ def _opt(default: Any, flag: str, help: str, metavar: str | None = None) -> Any:
 class SessionSpec:
     model: str = _opt("", "--model", "a model folder, or a hub id already in the local Hugging "
                       "Face cache", "M")
-    sae: str = _opt("", "--sae", "an SAE folder or file (%(formats)s)", "S")
+    sae: str = _opt("", "--sae", "an SAE folder or file (%(formats)s), or RELEASE:SAE_ID pulled "
+                    "with `steerdesk models pull` (its model is implied)", "S")
     hook: str | None = _opt(None, "--hook", "where the SAE reads the model, when its files do "
                             "not say (e.g. blocks.6.hook_resid_post or layers.6)", "NAME")
     device: str = _opt("auto", "--device", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, "

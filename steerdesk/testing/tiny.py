@@ -78,6 +78,8 @@ def make_config(family: str, vocab: int, d: int = 32, layers: int = 2, positions
         return tf.MistralConfig(**kw)
     if family == "gemma2":
         return tf.Gemma2Config(head_dim=8, **kw)
+    if family == "gemma3_text":
+        return tf.Gemma3TextConfig(head_dim=8, sliding_window=16, **kw)
     raise ValueError(family)
 
 

@@ -27,7 +27,7 @@ import torch
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.architectures import Architecture, architecture
 
-NORMALISATIONS = ("none", "scale", "constant_norm_rescale", "layer_norm")
+NORMALISATIONS = ("none", "scale", "constant_norm_rescale", "layer_norm", "centre")
 LAYER_NORM_EPS = 1e-5
 
 
@@ -40,7 +40,9 @@ class SAEConfig:
     apply_b_dec_to_input: bool = True
     # "none"; "scale": x * input_scale (Llama Scope, folded SAELens norm factors);
     # "constant_norm_rescale": x * sqrt(d_in) / |x| per token; "layer_norm": per-token
-    # (x - mu) / (std + 1e-5).
+    # (x - mu) / (std + 1e-5); "centre": x - mu per token, the residual stream of a model whose
+    # writing weights were mean-centred (TransformerLens center_writing_weights; see
+    # docs/real-models.md).
     normalize_activations: str = "none"
     input_scale: float = 1.0
     hook_name: str | None = None
@@ -130,6 +132,9 @@ class SAE(torch.nn.Module):
         if mode == "scale":
             s = self.cfg.input_scale
             return x * s, NormState(1.0 / s)
+        if mode == "centre":
+            mu = x.mean(dim=-1, keepdim=True)
+            return x - mu, NormState(1.0, mu)
         if mode == "constant_norm_rescale":
             factor = math.sqrt(self.d_in) / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
             return x * factor, NormState(1.0 / factor)
