@@ -95,6 +95,15 @@ class Controller(QObject):
         self.panel.fill_labels(self.features.label)
         self.session_opened.emit(session)
 
+    def catalog_built(self, catalog) -> None:
+        """A catalog was just built for the open SAE (the evidence dialog): every view that
+        shows labels, evidence or 'x max' starts over from it, as after opening."""
+        if self.session is None:
+            return
+        self.session.catalog = catalog
+        self.session.max_acts = catalog.max_activations()
+        self._opened((self.session, _feature_source(self.session)))
+
     def is_loading(self) -> bool:
         return self._loads.busy()
 

@@ -30,6 +30,7 @@ class FeatureBrowser(QWidget):
     feature_selected = Signal(int)
     lights_up_requested = Signal(str)
     label_changed = Signal(int)
+    evidence_requested = Signal()        # the card's "build evidence from your text"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -74,6 +75,7 @@ class FeatureBrowser(QWidget):
         self.card = FeatureCard()
         self.card.add_requested.connect(self.add_requested)
         self.card.rename_requested.connect(self.rename)
+        self.card.evidence_requested.connect(self.evidence_requested)
 
         self.text = QPlainTextEdit()
         self.text.setPlaceholderText("Paste text here (or select text in the prompt or an "

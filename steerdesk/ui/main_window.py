@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         cv.text_selected.connect(b.set_lights_text)
         cv.open_requested.connect(self.show_open_dialog)
         cv.token_features.connect(b.show_token_features)
+        b.evidence_requested.connect(self.menus.build_evidence_dialog)
 
     # -- opening -----------------------------------------------------------------------------
     def show_open_dialog(self) -> None:

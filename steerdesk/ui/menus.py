@@ -26,6 +26,7 @@ class Menus:
         c = window.c
         bar = window.menuBar()
         file = bar.addMenu("&File")
+        self._action(file, "&Get a model…", self.show_gallery)
         self._action(file, "&Open model and SAE…", window.show_open_dialog, QKeySequence.Open)
         self.recent = file.addMenu("Open &recent")
         file.addSeparator()
@@ -98,6 +99,25 @@ class Menus:
                 act.triggered.connect(lambda _=False, p=path: self.w.load_preset(p))
 
     # -- the dialogs behind the menus --------------------------------------------------------
+    def show_gallery(self) -> None:
+        """Real models with their SAEs: download (in the dialog's own thread) and open."""
+        from steerdesk.ui.gallery_dialog import GalleryDialog
+
+        dialog = GalleryDialog(self.w)
+        dialog.open_requested.connect(lambda name: self.w.open_pair(SessionSpec(sae=name)))
+        dialog.exec()
+
+    def build_evidence_dialog(self) -> None:
+        """The feature card's offer: a catalog of evidence from the user's own text."""
+        from steerdesk.ui.evidence_dialog import EvidenceDialog
+
+        c = self.w.c
+        if c.session is None:
+            return
+        dialog = EvidenceDialog(c.session, c.worker, self.w)
+        dialog.built.connect(c.catalog_built)
+        dialog.exec()
+
     def save_preset_dialog(self) -> None:
         folder = config.user_presets_dir()
         folder.mkdir(parents=True, exist_ok=True)

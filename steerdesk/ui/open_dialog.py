@@ -28,8 +28,8 @@ DEVICES = ["auto", "cpu", "cuda", "mps"]
 DTYPES = ["auto", "float32", "bfloat16", "float16"]
 EMPTY = ("<b>Nothing to open yet.</b> Choose a model folder (with config.json) or a model "
          "already in your Hugging Face cache, and an SAE folder or file made for it. "
-         "steerdesk never downloads at run time: fetch models first with "
-         "<code>huggingface-cli download NAME</code>.")
+         "To download a real model with its SAE, use <i>File &gt; Get a model…</i>: it is "
+         "fetched once, and opens offline after that.")
 
 
 class OpenDialog(QDialog):
