@@ -33,7 +33,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 
@@ -63,7 +62,7 @@ def synthetic_labels(n: int, seed: int = 0) -> list[str]:
 
 
 def bench_search(reps: int) -> dict:
-    from steerdesk.engine.catalog.search import WordIndex
+    from steerdesk.engine.catalog.word_search import WordIndex
 
     labels = synthetic_labels(131_072)
     t = time.perf_counter()
@@ -105,11 +104,10 @@ def corpus_texts(n_chars: int) -> list[str]:
 
 
 def make_pocket(folder: Path, hook_layer: int):
-    from tiny import make_sae_tensors, make_tokenizer
-
     from steerdesk.engine.sae.base import SAE, SAEConfig
     from steerdesk.engine.sae.fmt_saelens import save_saelens
     from steerdesk.pocket.model_shape import ModelShape, build_model
+    from steerdesk.testing.tiny import make_sae_tensors, make_tokenizer
 
     model_dir = folder / "model"
     if not (model_dir / "config.json").is_file():
@@ -125,7 +123,7 @@ def make_pocket(folder: Path, hook_layer: int):
 
 
 def make_tiny(folder: Path):
-    from tiny import make_model, make_sae
+    from steerdesk.testing.tiny import make_model, make_sae
 
     return (make_model(folder / "model", "llama", d=32, layers=2),
             make_sae(folder / "sae", d_in=32, d_sae=64, arch="relu",
@@ -134,21 +132,21 @@ def make_tiny(folder: Path):
 
 def forward_time(session, texts, tokens, context, batch_size, to_hook: bool = False
                  ) -> tuple[float, int]:
-    from steerdesk.engine.catalog.activations import pad_batch, pad_id_of, special_ids
-    from steerdesk.engine.catalog.build import _chunks
+    from steerdesk.engine.catalog.build import chunks as corpus_chunks
     from steerdesk.engine.catalog.corpus import Corpus
+    from steerdesk.engine.hooks import capture_at
+    from steerdesk.engine.reading import pad_batch, pad_id_of, special_ids
 
     tok = session.tokenizer
-    chunks = [c[0] for c in _chunks(Corpus(texts), tok, context, tokens, special_ids(tok))]
+    chunks = [c[0] for c in corpus_chunks(Corpus(texts), tok, context, tokens, special_ids(tok))]
     batches = [pad_batch(chunks[s: s + batch_size], pad_id_of(tok), session.lm.device)
                for s in range(0, len(chunks), batch_size)]
-    from steerdesk.engine.catalog.activations import hidden_at_hook
 
     t = time.perf_counter()
     with torch.inference_mode():
         for ids, mask in batches:
             if to_hook:
-                hidden_at_hook(session, ids, mask)
+                capture_at(session.model, session.hook, ids, mask)
             else:
                 session.model(input_ids=ids, attention_mask=mask, use_cache=False)
     return time.perf_counter() - t, sum(len(c) for c in chunks)

@@ -15,8 +15,8 @@ FAMILIES = ("llama", "gpt2", "gpt_neox", "qwen2", "gemma2", "mistral")
 
 
 def make_tiny(out: Path) -> int:
-    sys.path[:0] = [str(REPO), str(REPO / "tests")]  # steerdesk from this tree, and tests/tiny.py
-    from tiny import make_model, make_sae
+    sys.path[:0] = [str(REPO)]  # steerdesk from this tree
+    from steerdesk.testing.tiny import make_model, make_sae
 
     for family in FAMILIES:
         make_model(out / family / "model", family=family)

@@ -9,7 +9,7 @@
 - "llama-3.2-1b": a randomly initialised model of Llama 3.2 1B's shape (hidden 2048, 16 layers,
   32 heads, 8 key/value heads, intermediate 8192, vocab 128256, tied embeddings) with a random
   TopK SAE 2048 x 16384 (k=64) at blocks.8.hook_resid_post.
-- "tiny": a 2-layer Llama with hidden 32 (for the tests).
+- "tiny": a 2-layer Llama with hidden 32 (for the tests), as steerdesk.testing.tiny builds it.
 
 Random models are built in memory and wrapped in the engine's `LoadedModel` (no files are
 written: saving and re-reading 5 GB of random weights would only time the disk). Random weights
@@ -20,11 +20,12 @@ vocabulary, so every id the model can produce decodes to something.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from steerdesk.testing.tiny import make_config, make_sae_tensors, train_tokenizer
 
 MODELS = ("pocket", "gpt2-small", "llama-3.2-1b")
 ALL_MODELS = MODELS + ("tiny",)
@@ -82,49 +83,17 @@ def model_config(name: str, eos_id: int = 0):
 
         return llama_config(ModelShape(), eos_id)
     if name == "tiny":
-        return tf.LlamaConfig(vocab_size=512, hidden_size=32, num_hidden_layers=2,
-                              num_attention_heads=4, num_key_value_heads=2, intermediate_size=64,
-                              max_position_embeddings=256, **ids)
+        cfg = make_config("llama", vocab=512, d=32, layers=2, positions=256)
+        for key, value in ids.items():
+            setattr(cfg, key, value)
+        return cfg
     raise ValueError(f"unknown benchmark model {name!r}; choose from {', '.join(ALL_MODELS)}")
 
 
 def make_tokenizer(vocab_size: int, trained: int = 1024):
     """A byte-level BPE tokenizer (BOS = EOS = `<|endoftext|>`, prepended to every encoding)
     trained on TEXT, its vocabulary padded with filler tokens to exactly `vocab_size`."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=min(trained, vocab_size),
-                                  special_tokens=["<|endoftext|>"], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator([TEXT] * 4, trainer)
-    data = json.loads(tok.to_str())
-    vocab = data["model"]["vocab"]
-    n = len(vocab)
-    while n < vocab_size:  # filler tokens: plain ASCII strings, which byte-level decodes as is
-        piece = f"~{n}"
-        if piece not in vocab:
-            vocab[piece] = n
-            n += 1
-    tok = Tokenizer.from_str(json.dumps(data))
-    bos = tok.token_to_id("<|endoftext|>")
-    tok.post_processor = processors.TemplateProcessing(
-        single="<|endoftext|> $A", pair="<|endoftext|> $A <|endoftext|> $B",
-        special_tokens=[("<|endoftext|>", bos)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>",
-                                   eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-
-
-def random_sae_tensors(d_in: int, d_sae: int, arch: str, seed: int = 1) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    t = {"W_enc": torch.randn(d_in, d_sae, generator=g) / d_in ** 0.5,
-         "W_dec": torch.randn(d_sae, d_in, generator=g) / d_in ** 0.5,
-         "b_enc": torch.randn(d_sae, generator=g) * 0.1 - 0.2,
-         "b_dec": torch.randn(d_in, generator=g) * 0.1}
-    return t
+    return train_tokenizer(TEXT, min(trained, vocab_size), pad_to=vocab_size)
 
 
 def random_sae(spec: ModelSpec, d_in: int, seed: int = 1):
@@ -132,7 +101,7 @@ def random_sae(spec: ModelSpec, d_in: int, seed: int = 1):
 
     cfg = SAEConfig(architecture=spec.sae_arch, d_in=d_in, d_sae=spec.sae_width, k=spec.sae_k,
                     hook_name=spec.hook, source_format="random")
-    return SAE(cfg, random_sae_tensors(d_in, spec.sae_width, spec.sae_arch, seed))
+    return SAE(cfg, make_sae_tensors(d_in, spec.sae_width, spec.sae_arch, seed))
 
 
 def _random_model(name: str, device: torch.device, dtype: torch.dtype, seed: int):

@@ -47,13 +47,9 @@ def register(subparsers) -> None:
                    help="snippets to print in text mode (default 5; --json gives all)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
-    s = sub.add_parser("text", help="the features most active on a text")
-    add_session_args(s)
+    s = sub.add_parser("text", help=TEXT_HELP, description=TEXT_DESCRIPTION)
     s.add_argument("text", help="the text to read")
-    s.add_argument("--by", choices=("max", "mean"), default="max",
-                   help="rank by the max or the mean over the text's tokens (default max)")
-    s.add_argument("--top", type=int, default=20, metavar="N")
-    s.add_argument("--json", action="store_true", help="print one JSON object")
+    add_text_args(s)
 
     s = sub.add_parser("contrast", help="features that best separate two sets of texts",
                        description="Each file holds example texts: .txt (one per line), .jsonl "
@@ -76,6 +72,21 @@ def register(subparsers) -> None:
     s.add_argument("texts", nargs="*", help="texts to classify")
     s.add_argument("--file", metavar="FILE", help="or: a file of texts (as for contrast)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+TEXT_HELP = "the features most active on a text"
+TEXT_DESCRIPTION = ("List the SAE features most active on a text, ranked by their max or mean "
+                    "over its tokens (special tokens such as BOS left out), with the token where "
+                    "each peaks.")
+
+
+def add_text_args(p: argparse.ArgumentParser) -> None:
+    """The options of `features text` and of `inspect`, its other name (beside the text)."""
+    add_session_args(p)
+    p.add_argument("--by", choices=("max", "mean"), default="max",
+                   help="rank by the max or the mean over the text's tokens (default max)")
+    p.add_argument("--top", type=int, default=20, metavar="K", help="how many features (20)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _add_sae_arg(p: argparse.ArgumentParser) -> None:
@@ -120,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd is None:
         args._parser.print_help()
         return 2
-    return {"search": _search, "show": _show, "text": _text, "contrast": _contrast,
+    return {"search": _search, "show": _show, "text": text_command, "contrast": _contrast,
             "classify": _classify}[cmd](args)
 
 
@@ -167,18 +178,26 @@ def _show(args) -> int:
     return 0
 
 
-def _text(args) -> int:
-    from steerdesk.engine.catalog import features_on_text
+def text_command(args) -> int:
+    """`features text` and `inspect`: one reading of the text, ranked."""
+    from steerdesk.engine.reading import peak_token, rank_features, text_activations
 
+    if args.top < 1:
+        raise InputError(f"--top {args.top}: must be at least 1")
     session = open_session_from_args(args, quiet=args.json)
-    hits = features_on_text(session, args.text, top=args.top, by=args.by)
-    cat = session.catalog
-    rows = [{"index": i, "value": v, "label": cat.label(i) if cat else ""} for i, v in hits]
+    ids, acts, keep = text_activations(session, [args.text])[0]
+    rows = [{"index": i, "label": session.label_of(i), "activation": v,
+             "peak_token": peak_token(acts, keep, i)}
+            for i, v in rank_features(acts, keep, args.top, args.by)]
     if args.json:
-        _print_json({"text": args.text, "by": args.by, "results": rows})
+        tok = session.tokenizer
+        _print_json({"text": args.text, "by": args.by,
+                     "tokens": [{"id": i, "text": tok.decode([i])} for i in ids],
+                     "features": rows})
         return 0
+    print(f"{'feature':>7}  {args.by:>8}  label")
     for r in rows:
-        print(f"{r['index']:>7}  {r['value']:8.3f}  {r['label']}")
+        print(f"{r['index']:>7}  {r['activation']:8.3f}  {r['label'] or ''}")
     return 0
 
 

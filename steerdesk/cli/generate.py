@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from steerdesk.cli.common import add_session_args, open_session_from_args
 from steerdesk.engine.errors import InputError
@@ -50,24 +49,16 @@ def _int_list(text: str, flag: str) -> list[int]:
         raise InputError(f"{flag} {text!r}: expected feature indices like 12,40,7") from None
 
 
-def _preset_spec(value: str, sae_path):
-    from steerdesk.engine.pack import presets_beside
-    from steerdesk.engine.presets import find_preset, load_preset
-
-    if Path(value).suffix == ".json" or Path(value).is_file():
-        return load_preset(value).to_spec()
-    return find_preset(value, presets_beside(sae_path)).to_spec()
-
-
 def run(args: argparse.Namespace) -> int:
     from steerdesk.engine.generation import GenerationRequest, generate
+    from steerdesk.engine.presets import resolve_preset
     from steerdesk.engine.steering import parse_spec
 
     variants = [parse_spec(s, args.mode, args.unit) for s in args.steer]
     watch = _int_list(args.watch, "--watch")
     session = open_session_from_args(args, quiet=args.json)
     if args.preset:
-        variants.append(_preset_spec(args.preset, session.sae_path))
+        variants.append(resolve_preset(args.preset, session.sae_path).to_spec())
     if not watch:
         watch = sorted({f.index for v in variants for f in v.features})
     request = GenerationRequest(
@@ -120,7 +111,7 @@ def to_json(session, request, result) -> dict:
         },
         "prompt": {"tokens": prompt_tokens},
         "baseline": {"text": base.text, "tokens": _tokens(base, watch, with_top)},
-        "steered": [{"spec": spec.describe(), "unit": spec.unit,
+        "steered": [{"spec": row.name, "unit": spec.unit,
                      "features": [{"index": f.index, "mode": f.mode, "strength": f.strength}
                                   for f in spec.features],
                      "text": row.text, "tokens": _tokens(row, watch, with_top)}

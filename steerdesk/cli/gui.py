@@ -12,16 +12,11 @@ from pathlib import Path
 
 
 def add_gui_args(parser: argparse.ArgumentParser) -> None:
+    """The session flags (the same as every subcommand's), then the app's own."""
+    from steerdesk.cli.common import add_session_args
+
+    add_session_args(parser)
     g = parser.add_argument_group("desktop app (steerdesk with no subcommand)")
-    g.add_argument("--model", help="model folder, or a hub id already in the local HF cache")
-    g.add_argument("--sae", help="SAE folder or file made for that model")
-    g.add_argument("--hook", help="where the SAE reads (default: what the SAE says)")
-    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    g.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
-    g.add_argument("--allow-pickle", action="store_true",
-                   help="allow reading pickle (.pt) SAE files, which can run code")
-    g.add_argument("--trust-remote-code", action="store_true",
-                   help="allow running Python code shipped in the model's repository")
     g.add_argument("--screenshot", metavar="OUT.png",
                    help="open offscreen, generate once, save a screenshot of the window, exit")
     g.add_argument("--prompt", help="the prompt to start with")
@@ -51,37 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("steerdesk")
     splash = None if args.screenshot else _splash(app)
 
-    from steerdesk.engine import pack
-    from steerdesk.engine.errors import InputError
-    from steerdesk.engine.presets import find_preset
-    from steerdesk.ui.controller import OpenRequest
+    from steerdesk.engine.session_spec import SessionSpec
     from steerdesk.ui.main_window import MainWindow
 
     window = MainWindow(interactive=not args.screenshot)
     _report_bugs_without_crashing(window)
     if args.prompt is not None:
-        window.compare.prompt.setPlainText(args.prompt)
+        window.compare.set_prompt(args.prompt)
 
     if args.model:
-        request = OpenRequest(args.model, args.sae, args.hook, args.device, args.dtype,
-                              args.allow_pickle, args.trust_remote_code)
+        request = SessionSpec(**{f.name: getattr(args, f.name) for f in SessionSpec.options()})
     else:
         request = default_pair(window.last_pair())
 
     def apply_preset() -> bool:
-        if not args.preset:
-            return True
-        if Path(args.preset).is_file():
-            return window.load_preset_file(args.preset)
-        try:  # the name of a preset of the opened pack
-            sae_path = window.c.session.sae_path if window.c.session else None
-            preset = find_preset(args.preset, pack.presets_beside(sae_path))
-            window.c.check_preset(preset)
-        except InputError as exc:
-            window.show_error("Preset", exc)
-            return False
-        window.c.editor.load(preset)
-        return True
+        """A preset file, or the name of one of the opened pack's (as the Steering menu)."""
+        return not args.preset or window.load_preset(args.preset)
 
     if args.screenshot:
         if request is None:
@@ -166,10 +146,9 @@ def _report_bugs_without_crashing(window) -> None:
 def default_pair(last):
     """The last session's pair if its files are still there, else the pocket pack, else None
     (the window then opens with the open dialog)."""
-    from steerdesk.engine import pack
     from steerdesk.engine.errors import InputError
     from steerdesk.engine.models import resolve_model_path
-    from steerdesk.ui.controller import OpenRequest
+    from steerdesk.engine.session_spec import SessionSpec
 
     if last is not None and Path(last.sae).exists():
         try:
@@ -177,9 +156,7 @@ def default_pair(last):
             return last
         except InputError:
             pass
-    if pack.pocket_available():
-        return OpenRequest(str(pack.pocket_model()), str(pack.pocket_sae()))
-    return None
+    return SessionSpec.pocket()
 
 
 def _once(signal, slot) -> None:

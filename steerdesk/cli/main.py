@@ -11,7 +11,7 @@ from steerdesk import __version__
 from steerdesk.engine.errors import InputError
 
 # Each module has register(subparsers), which adds its subparser with set_defaults(func=run).
-SUBCOMMANDS = ("generate", "inspect", "features", "catalog", "bench")
+SUBCOMMANDS = ("generate", "inspect", "features", "catalog", "models", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,9 +3,10 @@ headers and tooltips, the exports."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from steerdesk.engine.steering import FeatureSteer, SteeringSpec
+if TYPE_CHECKING:   # steering.py uses this module: no import back at run time
+    from steerdesk.engine.steering import FeatureSteer, SteeringSpec
 
 LabelOf = Callable[[int], "str | None"]
 

@@ -8,6 +8,7 @@ from steerdesk.engine.errors import InputError
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
           "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+_DEVICE_HINT = "pick another with --device (auto picks the best this machine has)"
 
 
 def resolve_device(name: str | None = "auto") -> torch.device:
@@ -21,12 +22,15 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise InputError(f"--device {name!r}: not a device name (try auto, cpu, cuda, cuda:1, mps)") from None
+        raise InputError(f"device {name!r}: not a device name (try auto, cpu, cuda, cuda:1, mps)",
+                         field="device", cli_hint=_DEVICE_HINT) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"--device {name!r}: this machine has no CUDA GPU that torch can use")
+        raise InputError(f"device {name!r}: this machine has no CUDA GPU that torch can use",
+                         field="device", cli_hint=_DEVICE_HINT)
     if device.type == "mps" and not (getattr(torch.backends, "mps", None)
                                      and torch.backends.mps.is_available()):
-        raise InputError(f"--device {name!r}: MPS is not available on this machine")
+        raise InputError(f"device {name!r}: MPS is not available on this machine",
+                         field="device", cli_hint=_DEVICE_HINT)
     return device
 
 
@@ -36,7 +40,8 @@ def resolve_dtype(name: str | None, device: torch.device) -> torch.dtype:
         # bf16 halves memory traffic on GPUs; CPUs are often slow at it, so fp32 there.
         return torch.float32 if device.type == "cpu" else torch.bfloat16
     if name not in DTYPES:
-        raise InputError(f"--dtype {name!r}: choose auto, {', '.join(sorted(DTYPES))}")
+        raise InputError(f"dtype {name!r}: choose auto, {', '.join(sorted(DTYPES))}",
+                         field="dtype", cli_hint="pass it with --dtype")
     return DTYPES[name]
 
 

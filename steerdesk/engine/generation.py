@@ -287,7 +287,7 @@ def stream(session: Session, request: GenerationRequest,
     try:
         prompt = torch.tensor([ids], dtype=torch.long, device=device).expand(rows, -1)
         past, logits = _prefill(model, prompt, rows, shared=handle is not None,
-                                widen_at=(session.hook.module if hook.steers and hook._steer_now()
+                                widen_at=(session.hook.module if hook.steers_now
                                           else None))
         hook.in_prefill = False
         texts = [tok.decode([i], skip_special_tokens=False) for i in ids]
@@ -296,7 +296,8 @@ def stream(session: Session, request: GenerationRequest,
                      for ti, tv in zip(hook.last_top[1].tolist(), hook.last_top[0].tolist())]
                     if k else [[[] for _ in ids]] * rows)
         yield PromptEvent(ids, texts, watch_rows, top_rows,
-                          ["baseline"] + [v.describe() for v in request.variants], used_template)
+                          ["baseline"] + [v.describe(session.label_of) for v in request.variants],
+                          used_template)
         sampler = CoupledSampler(request, rows, logits.shape[-1], device, prompt[0])
         eos = _eos_ids(session) if request.stop_at_eos else set()
         finished = [False] * rows

@@ -8,8 +8,10 @@ TransformerLens names (`blocks.L.hook_resid_post`, ...) and sparsify names (`lay
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 
@@ -53,20 +55,52 @@ class HookPoint:
             return None if new is None else (args, {**kwargs, "hidden_states": new})
         return self.module.register_forward_pre_hook(pre_hook, with_kwargs=True)
 
+    @contextmanager
+    def installed(self, fn: Callable[[torch.Tensor], torch.Tensor | None]) -> Iterator[None]:
+        """`fn` installed for the body of a with-statement, and removed however it ends."""
+        handle = self.register(fn)
+        try:
+            yield
+        finally:
+            handle.remove()
 
-def _get(root: Any, dotted: str) -> Any:
-    obj = root
-    for part in dotted.split("."):
-        obj = obj[int(part)] if part.isdigit() else getattr(obj, part)
-    return obj
+
+class _Reached(Exception):
+    """Raised inside a capture hook to end the forward pass once the activation is taken."""
+
+
+def capture_at(model: torch.nn.Module, hook: HookPoint, input_ids: torch.Tensor,
+               attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The activation at `hook` for `input_ids [batch, seq]`, as `[batch, seq, width]`. The
+    forward pass stops there: the layers after the hook cannot change it, so they never run."""
+    grabbed: list[torch.Tensor] = []
+
+    def grab(hidden: torch.Tensor):
+        grabbed.append(hidden.detach())
+        raise _Reached
+
+    with hook.installed(grab), torch.inference_mode():
+        try:
+            model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        except _Reached:
+            pass
+    if not grabbed:
+        raise InputError(f"hook {hook.name!r}: the model never ran through {hook.description}",
+                         field="hook")
+    return grabbed[0]
+
+
+def find_module(root: torch.nn.Module, dotted: str) -> torch.nn.Module | None:
+    """The submodule at a dotted path ("model.layers", "transformer.h.3"), or None."""
+    try:
+        return root.get_submodule(dotted)
+    except AttributeError:
+        return None
 
 
 def find_blocks(model: torch.nn.Module) -> tuple[str, torch.nn.ModuleList]:
     for path in BLOCK_PATHS:
-        try:
-            blocks = _get(model, path)
-        except (AttributeError, IndexError):
-            continue
+        blocks = find_module(model, path)
         if isinstance(blocks, torch.nn.ModuleList) and len(blocks) > 0:
             return path, blocks
     raise InputError(
@@ -79,20 +113,26 @@ def _child(block: torch.nn.Module, names: tuple[str, ...], what: str, layer: int
         if hasattr(block, name):
             return getattr(block, name)
     raise InputError(f"block {layer} of this model has no {what} module "
-                     f"(looked for {', '.join(names)})")
+                     f"(looked for {', '.join(names)})", field="hook")
+
+
+def no_hook_error(where: str) -> InputError:
+    """An SAE whose files do not say where it reads, and no hook name given."""
+    return InputError(f"{where}: the SAE does not say which activation it reads; name its hook "
+                      "(for example blocks.6.hook_resid_post or layers.6)", field="hook",
+                      cli_hint="pass --hook NAME")
 
 
 def resolve_hook(model: torch.nn.Module, name: str) -> HookPoint:
     if not name:
-        raise InputError("this SAE does not say where it reads the model: pass --hook NAME "
-                         "(for example blocks.6.hook_resid_post or layers.6)")
+        raise no_hook_error("SAE")
     path, blocks = find_blocks(model)
     n = len(blocks)
 
     def block(layer: int) -> torch.nn.Module:
         if not 0 <= layer < n:
             raise InputError(f"hook {name!r}: layer {layer} does not exist; this model has "
-                             f"{n} layers (0..{n - 1})")
+                             f"{n} layers (0..{n - 1})", field="hook")
         return blocks[layer]
 
     m = _SPARSIFY.match(name)
@@ -118,33 +158,16 @@ def resolve_hook(model: torch.nn.Module, name: str) -> HookPoint:
         raise InputError(
             f"hook {name!r}: steerdesk reads and steers hook_resid_pre, hook_resid_post, "
             "hook_mlp_out and hook_attn_out; this point sits inside a block where a Hugging Face "
-            "model has no module boundary to hook")
+            "model has no module boundary to hook", field="hook")
     # A plain module path, e.g. "model.layers.3": its output.
-    try:
-        module = _get(model, name)
-    except (AttributeError, IndexError, ValueError):
-        module = None
-    if isinstance(module, torch.nn.Module):
+    module = find_module(model, name)
+    if module is not None:
         return HookPoint(name, module, "output", None, f"output of {name}")
     raise InputError(f"hook {name!r}: not a TransformerLens hook name (blocks.L.hook_resid_post), "
-                     "a sparsify hookpoint (layers.L) or a module of this model")
+                     "a sparsify hookpoint (layers.L) or a module of this model", field="hook")
 
 
 def hooked_width(model: torch.nn.Module, hook: HookPoint) -> int:
     """The width of the activation at `hook`, measured with a one-token forward pass."""
-    seen: list[int] = []
-
-    def probe(hidden: torch.Tensor):
-        seen.append(int(hidden.shape[-1]))
-        return None
-
-    handle = hook.register(probe)
-    try:
-        dev = next(model.parameters()).device
-        with torch.no_grad():
-            model(input_ids=torch.zeros((1, 1), dtype=torch.long, device=dev), use_cache=False)
-    finally:
-        handle.remove()
-    if not seen:
-        raise InputError(f"hook {hook.name!r}: the model never ran through {hook.description}")
-    return seen[0]
+    dev = next(model.parameters()).device
+    return int(capture_at(model, hook, torch.zeros((1, 1), dtype=torch.long, device=dev)).shape[-1])

@@ -26,6 +26,11 @@ class LoadedModel:
     path: Path
     device: torch.device
     dtype: torch.dtype
+    placement: Any = None  # placement.Placement: split across GPU and CPU memory, and why
+
+    @property
+    def split(self) -> bool:
+        return bool(self.placement is not None and self.placement.split)
 
     @property
     def d_model(self) -> int:
@@ -36,7 +41,8 @@ class LoadedModel:
         return {"name": self.name, "path": str(self.path), "device": str(self.device),
                 "dtype": dtype_name(self.dtype), "model_type": getattr(cfg, "model_type", None),
                 "d_model": self.d_model,
-                "parameters": sum(p.numel() for p in self.model.parameters())}
+                "parameters": sum(p.numel() for p in self.model.parameters()),
+                "split": self.split, "placement": self.placement.why if self.split else ""}
 
 
 def _no_progress(fraction: float, message: str) -> None:
@@ -96,14 +102,21 @@ def load_model(name_or_path: str | Path, *, device: str | None = "auto", dtype: 
                                                   trust_remote_code=trust_remote_code)
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{path}: could not load the tokenizer ({exc})") from None
-    progress(0.2, f"Reading the weights ({dtype_name(dt)})")
+    from steerdesk.engine.placement import plan_placement
+
+    place = plan_placement(path, dev, dt)
+    split = {"device_map": place.device_map, "max_memory": place.max_memory} if place.split else {}
+    progress(0.2, f"Reading the weights ({dtype_name(dt)}{', split across GPU and CPU' if split else ''})")
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            path, local_files_only=True, dtype=dt, trust_remote_code=trust_remote_code)
+            path, local_files_only=True, dtype=dt, trust_remote_code=trust_remote_code, **split)
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise InputError(f"{path}: could not load the model ({exc})") from None
-    progress(0.85, f"Moving the model to {dev}")
-    model.to(dev)
+    if split:  # accelerate placed it; inputs go where the embeddings are
+        dev = model.get_input_embeddings().weight.device
+    else:
+        progress(0.85, f"Moving the model to {dev}")
+        model.to(dev)
     model.eval()
     model.requires_grad_(False)
     for p in model.parameters():
@@ -111,7 +124,8 @@ def load_model(name_or_path: str | Path, *, device: str | None = "auto", dtype: 
             raise InputError(f"{path}: the model's weights hold NaN or Inf values")
     progress(1.0, "Model ready")
     name = str(name_or_path) if not Path(str(name_or_path)).exists() else path.name
-    return LoadedModel(model=model, tokenizer=tokenizer, name=name, path=path, device=dev, dtype=dt)
+    return LoadedModel(model=model, tokenizer=tokenizer, name=name, path=path, device=dev, dtype=dt,
+                       placement=place)
 
 
 def cached_models() -> list[str]:

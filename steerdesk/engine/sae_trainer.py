@@ -30,13 +30,10 @@ from typing import Any
 
 import torch
 
+from steerdesk.engine.hooks import capture_at, resolve_hook
 from steerdesk.engine.sae.base import SAE, SAEConfig
 
 Log = Callable[[str], None]
-
-
-class _Reached(Exception):
-    """Raised by the capture hook to stop the forward pass once the activation is taken."""
 
 
 # ---- activations --------------------------------------------------------------------------
@@ -52,50 +49,30 @@ def collect_activations(model: torch.nn.Module, hook_name: str, batches: Iterabl
     sequence carries an attention-sink activation with a norm many times the others), and so are
     positions holding any of `skip_ids` (document separators, BOS). With `return_ids`, also the
     token id at each kept position."""
-    from steerdesk.engine.hooks import resolve_hook
-
     point = resolve_hook(model, hook_name)
     skip = torch.tensor(sorted(set(int(i) for i in skip_ids)), dtype=torch.long)
     device = next(model.parameters()).device
-    grabbed: list[torch.Tensor] = []
-
-    def grab(hidden: torch.Tensor):
-        grabbed.append(hidden.detach())
-        raise _Reached
-
     chunks: list[torch.Tensor] = []
     id_chunks: list[torch.Tensor] = []
     total = 0
     start = time.monotonic()
-    handle = point.register(grab)
-    try:
-        for ids in batches:
-            ids = ids.to(torch.long)
-            grabbed.clear()
-            try:
-                with torch.inference_mode():
-                    model(input_ids=ids.to(device), use_cache=False)
-            except _Reached:
-                pass
-            if not grabbed:
-                raise RuntimeError(f"hook {hook_name!r}: the forward pass never reached it")
-            hidden = grabbed[0].float().cpu()
-            keep = torch.ones_like(ids, dtype=torch.bool)
-            keep[:, :skip_first] = False
-            if len(skip):
-                keep &= ~torch.isin(ids, skip)
-            chunk = hidden[keep]
-            chunks.append(chunk.clone())
-            if return_ids:
-                id_chunks.append(ids[keep].clone())
-            total += len(chunk)
-            if log and len(chunks) % 50 == 0:
-                rate = total / max(time.monotonic() - start, 1e-9)
-                log(f"activations: {total:,} tokens ({rate:,.0f}/s)")
-            if max_tokens is not None and total >= max_tokens:
-                break
-    finally:
-        handle.remove()
+    for ids in batches:
+        ids = ids.to(torch.long)
+        hidden = capture_at(model, point, ids.to(device)).float().cpu()
+        keep = torch.ones_like(ids, dtype=torch.bool)
+        keep[:, :skip_first] = False
+        if len(skip):
+            keep &= ~torch.isin(ids, skip)
+        chunk = hidden[keep]
+        chunks.append(chunk.clone())
+        if return_ids:
+            id_chunks.append(ids[keep].clone())
+        total += len(chunk)
+        if log and len(chunks) % 50 == 0:
+            rate = total / max(time.monotonic() - start, 1e-9)
+            log(f"activations: {total:,} tokens ({rate:,.0f}/s)")
+        if max_tokens is not None and total >= max_tokens:
+            break
     acts = torch.cat(chunks)
     ids_out = torch.cat(id_chunks) if return_ids else None
     if max_tokens is not None:
@@ -208,10 +185,6 @@ class TrainResult:
     dead: int                             # latents dead at the end (by dead_tokens)
     curve: list[tuple[int, float, int]] = field(default_factory=list)  # (step, fvu, dead)
     config: dict[str, Any] = field(default_factory=dict)
-
-
-def _fvu(x: torch.Tensor, recon: torch.Tensor, mean: torch.Tensor) -> float:
-    return float(((x - recon) ** 2).sum() / ((x - mean) ** 2).sum().clamp_min(1e-12))
 
 
 def train_topk_sae(acts: torch.Tensor, cfg: TopKTrainConfig, *, hook_name: str | None = None,

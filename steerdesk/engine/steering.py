@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 
 import torch
 
+from steerdesk.engine.describe import LabelOf, describe_spec
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE
 
@@ -51,13 +52,9 @@ class SteeringSpec:
         if self.unit not in UNITS:
             raise InputError(f"strength unit {self.unit!r}: choose raw or max")
 
-    def describe(self) -> str:
-        if self.name:
-            return self.name
-        unit = "x max" if self.unit == "max" else ""
-        parts = [("ablate " if f.mode == "ablate" else f"{f.mode} ") + f"{f.index}"
-                 + ("" if f.mode == "ablate" else f"={f.strength:g}{unit}") for f in self.features]
-        return ", ".join(parts) or "no steering"
+    def describe(self, label_of: LabelOf | None = None) -> str:
+        """Its name, else its features in words ('add #12 German text +1.50x max; ...')."""
+        return self.name or describe_spec(self, label_of)
 
 
 _SPEC_ITEM = re.compile(r"^\s*(\d+)\s*(?:=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?\s*$")
@@ -69,8 +66,9 @@ def parse_spec(text: str, mode: str = "add", unit: str = "raw") -> SteeringSpec:
     for item in text.split(","):
         m = _SPEC_ITEM.match(item)
         if not m or (m.group(2) is None and mode != "ablate"):
-            raise InputError(f"--steer {text!r}: {item.strip()!r} is not IDX=STRENGTH "
-                             "(for example 123=4.5,77=-2)")
+            raise InputError(f"steering {text!r}: {item.strip()!r} is not IDX=STRENGTH "
+                             "(for example 123=4.5,77=-2)", field="steer",
+                             cli_hint="--steer takes IDX=STRENGTH[,IDX=STRENGTH...]")
         strength = 0.0 if mode == "ablate" else float(m.group(2))
         features.append(FeatureSteer(int(m.group(1)), strength, mode))
     return SteeringSpec(features, unit=unit)
@@ -82,13 +80,15 @@ def raw_strength(f: FeatureSteer, unit: str, max_acts: torch.Tensor | None) -> f
     if unit == "raw":
         return float(f.strength)
     if max_acts is None:
-        raise InputError("strengths in multiples of max activation (--unit max) need each "
-                         "feature's max activation, and this SAE has no feature catalog; build one "
-                         "(steerdesk catalog build) or use --unit raw")
+        raise InputError("strengths in multiples of max activation need each feature's max "
+                         "activation, and this SAE has no feature catalog; build one from your "
+                         "own text, or give raw strengths", field="unit",
+                         cli_hint="build one with 'steerdesk catalog build', or use --unit raw")
     peak = float(max_acts[f.index])
     if not peak > 0:
         raise InputError(f"feature {f.index} never activated when its catalog was built, so "
-                         "'x max activation' means nothing for it; use --unit raw")
+                         "'x max activation' means nothing for it; give it a raw strength",
+                         field="unit", cli_hint="use --unit raw")
     return float(f.strength) * peak
 
 
@@ -157,25 +157,23 @@ class SteeringHook:
     def reads(self) -> bool:
         return bool(self.watch) or self.top_k > 0
 
-    def _steer_now(self) -> bool:
-        return self.positions == "all" or not self.in_prefill
+    @property
+    def steers_now(self) -> bool:
+        """Whether the pass now running is steered: every pass, or (positions="generated")
+        every pass after the prompt's."""
+        return self.steers and (self.positions == "all" or not self.in_prefill)
 
     def __call__(self, hidden: torch.Tensor) -> torch.Tensor | None:
         if hidden.shape[0] != self.rows:
             raise RuntimeError(f"steering hook expected {self.rows} rows, got {hidden.shape[0]}")
         sae = self.sae
-        steer = self.steers and self._steer_now()
+        steer = self.steers_now
         h = hidden.to(sae.dtype)
         if steer:
             if self.add_features:
                 h = h + self.add_vec
             if self.clamp_features:
-                acts, state = sae.encode_with_state(h) if sae.cfg.architecture == "topk" else (None, None)
-                if acts is not None:
-                    current = acts.index_select(-1, self.clamp_index)
-                else:
-                    current = sae.encode_subset(h, self.clamp_index)
-                    state = sae.normalise(h)[1] if sae.cfg.normalize_activations != "none" else None
+                current, state = sae.encode_subset_with_state(h, self.clamp_index)
                 delta = (self.clamp_target.unsqueeze(1) - current) * self.clamp_mask.unsqueeze(1)
                 rows = sae.decoder_rows(self.clamp_index, state)   # [n, d] or [B, T, n, d]
                 if rows.dim() == 2:

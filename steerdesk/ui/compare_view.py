@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from steerdesk.engine.errors import InputError
-from steerdesk.ui.controller import Sampling, Sweep
+from steerdesk.ui import wording
 from steerdesk.ui.run_record import RunRecord
+from steerdesk.ui.run_setup import Sampling, Sweep
 from steerdesk.ui.token_view import TokenView
 
 DEFAULT_PROMPT = "The weather today is"
@@ -124,9 +125,6 @@ class CompareView(QWidget):
         self.stop_button.setToolTip("Stop generating (Esc)")
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop_clicked)
-        self.status = QLabel("")
-        self.status.setObjectName("hint")
-        # (the window shows it in its status bar, where long messages have room)
 
         controls = QHBoxLayout()
         for label, w in (("Mode", self.mode), ("Max tokens", self.max_tokens),
@@ -174,6 +172,12 @@ class CompareView(QWidget):
             "(File &gt; Open, Ctrl+O)")
 
     # -- inputs ------------------------------------------------------------------------------
+    def prompt_text(self) -> str:
+        return self.prompt.toPlainText()
+
+    def set_prompt(self, text: str) -> None:
+        self.prompt.setPlainText(text)
+
     def roll_seed(self) -> None:
         self.seed.setValue(random.randrange(0, 2 ** 31 - 1))
 
@@ -187,17 +191,25 @@ class CompareView(QWidget):
         return Sampling(self.max_tokens.value(), self.temperature.value(), 1.0,
                         self.seed.value(), bool(self.mode.currentData()))
 
-    def set_sampling(self, s: dict) -> None:
-        self.max_tokens.setValue(int(s.get("max_new_tokens", 64)))
-        self.temperature.setValue(float(s.get("temperature", 0.0)))
-        self.seed.setValue(int(s.get("seed", 0)))
-        self.mode.setCurrentIndex(1 if s.get("chat") else 0)
+    def restore(self, prompt: str | None, sampling: Sampling | None) -> None:
+        """Last session's prompt and sampling, where they were remembered."""
+        if prompt is not None:
+            self.set_prompt(prompt)
+        if sampling is not None:
+            self.set_sampling(sampling)
 
-    def set_sweep_features(self, items: list[tuple[int, str]]) -> None:
+    def set_sampling(self, s: Sampling) -> None:
+        self.max_tokens.setValue(s.max_new_tokens)
+        self.temperature.setValue(s.temperature)
+        self.seed.setValue(s.seed)
+        self.mode.setCurrentIndex(1 if s.chat else 0)
+
+    def set_sweep_features(self, items: list[tuple[int, str | None]]) -> None:
+        """The panel's features, (index, label or None), offered for a sweep."""
         current = self.sweep_feature.currentData()
         self.sweep_feature.clear()
         for i, label in items:
-            self.sweep_feature.addItem(f"#{i} {label}"[:40], i)
+            self.sweep_feature.addItem(wording.feature_name(i, label)[:40], i)
         n = self.sweep_feature.findData(current)
         self.sweep_feature.setCurrentIndex(max(n, 0))
 
@@ -263,10 +275,19 @@ class CompareView(QWidget):
         super().resizeEvent(event)
         self._align_headers()
 
-    def refresh(self, record: RunRecord, tint_col: int, peak: float) -> None:
+    def refresh(self, record: RunRecord, tint_feature: int) -> None:
+        """Show the tokens that came in, tinted by `tint_feature`'s activation (-1: none),
+        on the scale of its peak over the run."""
+        tint_col = record.watch.index(tint_feature) if tint_feature in record.watch else -1
+        peak = record.peak(tint_feature) if tint_col >= 0 else 1.0
         for col in self.columns[: len(record.rows)]:
             col.view.set_tint(tint_col, peak)
             col.view.refresh()
+
+    def set_dark(self, dark: bool) -> None:
+        """The theme changed: every column re-tints on its next refresh."""
+        for column in self.columns:
+            column.view.invalidate()
 
     def set_running(self, running: bool) -> None:
         self.stop_button.setEnabled(running)

@@ -1,146 +1,160 @@
 """The app's state outside any widget: the open session, the steering panel, the current run,
-and the jobs sent to the worker thread. Widgets call methods here and listen to signals."""
+and the tasks sent to the worker thread. Widgets call methods here and listen to signals.
+
+Each task's callbacks say what its result means (`_opened`, a run's record, ...); a
+`TaskSlot` per sort of task keeps only the latest one reporting."""
 
 from __future__ import annotations
 
-import sys
-from dataclasses import asdict, dataclass
+from dataclasses import replace
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from steerdesk.engine.errors import InputError
 from steerdesk.engine.generation import GenerationRequest, stream
-from steerdesk.engine.steering import FeatureSteer, SteeringSpec
+from steerdesk.engine.presets import Preset, resolve_preset, save_preset
+from steerdesk.engine.session_spec import SessionSpec
+from steerdesk.ui import preset_library, wording
 from steerdesk.ui.feature_source import FeatureSource
 from steerdesk.ui.panel_commands import PanelEditor
 from steerdesk.ui.panel_state import PanelState
 from steerdesk.ui.run_record import RunRecord
-from steerdesk.ui.worker import EngineWorker, Job
+from steerdesk.ui.run_setup import Sampling, Sweep, build_variants
+from steerdesk.ui.worker import EngineWorker, Task, TaskSlot
 
 TOP_FEATURES_PER_TOKEN = 8
 
 
-@dataclass
-class OpenRequest:
-    model: str
-    sae: str
-    hook: str | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    allow_pickle: bool = False
-    trust_remote_code: bool = False
-
-    @classmethod
-    def from_pair(cls, pair: dict) -> OpenRequest:
-        """From a remembered pair (settings, recent list); unknown keys are ignored."""
-        return cls(**{k: v for k, v in pair.items()
-                      if k in ("model", "sae", "hook", "device", "dtype")})
-
-    def pair(self) -> dict:
-        """What the recent list remembers (the yes to pickle/remote code is not remembered)."""
-        d = asdict(self)
-        d.pop("allow_pickle")
-        d.pop("trust_remote_code")
-        return d
-
-
-@dataclass
-class Sampling:
-    max_new_tokens: int = 64
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
-    chat: bool = False
-
-
-@dataclass
-class Sweep:
-    feature: int
-    strengths: list[float]
-
-
 class Controller(QObject):
-    loading = Signal(object)                 # OpenRequest
+    loading = Signal(object)                 # SessionSpec
     load_progress = Signal(float, str)
     session_opened = Signal(object)          # Session
-    load_failed = Signal(object, object)     # exception, OpenRequest
+    load_failed = Signal(object, object)     # exception, SessionSpec
     run_started = Signal(object)             # RunRecord
     run_finished = Signal(object)            # RunRecord
     run_failed = Signal(object)              # exception
     lights_up_done = Signal(str, object)     # text, [(index, value)]
     lights_up_failed = Signal(object)
-    focus_changed = Signal(int)              # the feature that tints tokens (-1: none)
+    focus_changed = Signal(int)              # the feature the user points at (-1: none)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.session = None
-        self.open_request: OpenRequest | None = None
+        self.session_spec: SessionSpec | None = None
         self.features: FeatureSource | None = None
-        self.panel = PanelState(self)
+        self.panel = PanelState()
         self.undo = QUndoStack(self)
         self.editor = PanelEditor(self.panel, self.undo)
         self.run: RunRecord | None = None
         self.focus = -1
-        self._gen_job: Job | None = None
-        self._load_job: Job | None = None
-        self._lights_job: Job | None = None
         self.worker = EngineWorker()
-        self.worker.job_event.connect(self._on_event)
-        self.worker.job_done.connect(self._on_done)
-        self.worker.job_failed.connect(self._on_failed)
+        self._loads = TaskSlot(self.worker)
+        self._runs = TaskSlot(self.worker)
+        self._lights = TaskSlot(self.worker)
         self.worker.start()
 
     def shutdown(self) -> None:
         self.worker.stop()
 
+    def label(self, index: int) -> str | None:
+        """The feature's label, None when it has none (or nothing is open)."""
+        return self.features.label(index) if self.features is not None else None
+
     # -- opening -----------------------------------------------------------------------------
-    def open(self, request: OpenRequest) -> None:
-        from steerdesk.engine.session import open_session
-
+    def open(self, spec: SessionSpec) -> None:
+        """Load a model and SAE on the worker; `session_opened` or `load_failed` follows."""
         self.stop()
-        self.open_request = request
+        self.session_spec = spec
 
-        def load(job: Job):
-            session = open_session(request.model, request.sae, hook=request.hook,
-                                   device=request.device, dtype=request.dtype,
-                                   allow_pickle=request.allow_pickle,
-                                   trust_remote_code=request.trust_remote_code,
-                                   progress=lambda f, m: job.emit((f, m)))
+        def load(task: Task):
+            session = spec.open(progress=task.report_progress)
             return session, _feature_source(session)
 
-        self._load_job = self.worker.submit("load", load)
-        self.loading.emit(request)
+        self._start_load(load, spec)
+        self.loading.emit(spec)
 
-    def adopt(self, session, request: OpenRequest) -> None:
+    def open_with_consent(self, spec: SessionSpec, **consents: bool) -> None:
+        """Open again after the user said yes (allow_pickle=True, trust_remote_code=True)."""
+        self.open(replace(spec, **consents))
+
+    def adopt(self, session, spec: SessionSpec) -> None:
         """Use a session opened elsewhere (tests, embedding) as if it had just loaded."""
-        self.open_request = request
-        self._load_job = self.worker.submit("load",
-                                            lambda job: (session, _feature_source(session)))
+        self.session_spec = spec
+        self._start_load(lambda task: (session, _feature_source(session)), spec)
+
+    def _start_load(self, fn, spec: SessionSpec) -> None:
+        self._loads.submit(fn, on_progress=self.load_progress.emit, on_done=self._opened,
+                           on_error=lambda exc, _tb: self.load_failed.emit(exc, spec))
+
+    def _opened(self, result) -> None:
+        session, self.features = result
+        self.session = session
+        if session.catalog is None and self.panel.unit == "max":
+            self.panel.set_unit("raw")      # 'x max' needs the catalog's max activations
+        self.panel.fill_labels(self.features.label)
+        self.session_opened.emit(session)
+
+    def catalog_built(self, catalog) -> None:
+        """A catalog was just built for the open SAE (the evidence dialog): every view that
+        shows labels, evidence or 'x max' starts over from it, as after opening."""
+        if self.session is None:
+            return
+        self.session.catalog = catalog
+        self.session.max_acts = catalog.max_activations()
+        self._opened((self.session, _feature_source(self.session)))
 
     def is_loading(self) -> bool:
-        return self._load_job is not None
+        return self._loads.busy()
 
-    def check_preset(self, preset) -> None:
-        """A preset must fit the open SAE: its features exist, and 'x max' needs a catalog."""
-        s = self.session
-        if s is None:
-            return
-        for f in preset.features:
-            if f.index >= s.sae.d_sae:
-                raise InputError(f"preset {preset.name!r}: feature {f.index} does not exist "
-                                 f"in this SAE (it has {s.sae.d_sae} features); is the "
-                                 "preset for another SAE?")
-        if preset.unit == "max" and s.catalog is None:
-            raise InputError(f"preset {preset.name!r} uses strengths in x max activation, "
-                             "which needs this SAE's catalog; build one with steerdesk "
-                             "catalog build")
+    # -- presets -----------------------------------------------------------------------------
+    def sae_path(self) -> Path | None:
+        return self.session.sae_path if self.session is not None else None
 
-    # -- generation --------------------------------------------------------------------------
+    def preset_folders(self) -> list[tuple[str, Path]]:
+        return preset_library.preset_folders(self.sae_path())
+
+    def check_preset(self, preset: Preset) -> None:
+        if self.session is not None:
+            preset_library.check_preset(preset, self.session.sae.d_sae,
+                                        self.session.catalog is not None)
+
+    def load_preset(self, value: str | Path) -> Preset:
+        """A preset file, or the name of a preset of the open pack, onto the panel (one undo
+        step) once it fits the open SAE. Raises InputError."""
+        preset = resolve_preset(value, self.sae_path())
+        self.check_preset(preset)
+        self.editor.load(preset)
+        return preset
+
+    def save_preset(self, path: str | Path) -> Path:
+        preset = self.panel.to_preset()
+        if self.sae_path() is not None:
+            preset.description = preset.description or f"for {self.sae_path().name}"
+        return save_preset(preset, path)
+
+    # -- focus: the feature that tints the tokens --------------------------------------------
     def set_focus(self, index: int) -> None:
         if index != self.focus:
             self.focus = index
             self.focus_changed.emit(index)
+
+    def tint_feature(self) -> int:
+        """The focus, else the run's first watched feature; -1: none."""
+        if self.focus >= 0:
+            return self.focus
+        return next(iter(self.run.watch), -1) if self.run is not None else -1
+
+    def browse(self, index: int) -> None:
+        """Browsing the list moves the tint only to a feature the run watched; otherwise the
+        tint stays, rather than vanishing while the user looks around."""
+        if self.run is not None and index in self.run.watch:
+            self.set_focus(index)
+
+    def add_feature(self, index: int) -> None:
+        """A feature added to the panel (with its label) becomes the focus."""
+        self.editor.add(index, self.label(index) or "")
+        self.set_focus(index)
 
     def watch_list(self) -> list[int]:
         watch = self.panel.indices()
@@ -148,58 +162,41 @@ class Controller(QObject):
             watch.append(self.focus)
         return watch
 
-    def variants(self, sweep: Sweep | None) -> tuple[list[SteeringSpec], list[str]]:
-        if sweep is None:
-            spec = self.panel.spec()
-            return [spec], [self.panel.name or "steered"]
-        specs, titles = [], []
-        label = self.features.label(sweep.feature) if self.features else f"feature {sweep.feature}"
-        unit = "x max" if self.panel.unit == "max" else " raw"
-        for s in sweep.strengths:
-            base = [f for f in self.panel.spec().features if f.index != sweep.feature]
-            mode = next((r.mode for r in self.panel.rows if r.index == sweep.feature), "add")
-            mode = "add" if mode == "ablate" else mode
-            feats = base + [FeatureSteer(sweep.feature, s, mode, label)]
-            specs.append(SteeringSpec(feats, unit=self.panel.unit,
-                                      name=f"{label} {s:+g}{unit}"))
-            titles.append(f"{s:+g}{unit}")
-        return specs, titles
-
+    # -- generation --------------------------------------------------------------------------
     def generate(self, prompt: str, sampling: Sampling, sweep: Sweep | None = None) -> RunRecord:
-        """Start a run, cancelling the one in progress. Input errors surface via run_failed."""
+        """Start a run, replacing the one in progress. Input errors surface via run_failed."""
         if self.session is None:
             raise RuntimeError("no model is open")
-        self.stop()
-        specs, titles = self.variants(sweep)
+        specs, titles = build_variants(self.panel, sweep, self.label)
         watch = self.watch_list()
         request = GenerationRequest(prompt=prompt, variants=specs,
                                     max_new_tokens=sampling.max_new_tokens,
                                     temperature=sampling.temperature, top_p=sampling.top_p,
                                     seed=sampling.seed, chat=sampling.chat, watch=watch,
                                     top_k_features=TOP_FEATURES_PER_TOKEN)
-        label_of = self.features.label if self.features else (lambda i: f"feature {i}")
-        settings = [describe_spec(s, label_of) for s in specs]
-        if not self.panel.rows:
-            settings = ["no steering yet: add features to the steering panel"] * len(specs)
-        record = RunRecord(prompt, watch, ["no steering"] + settings, ["baseline"] + titles)
+        settings = wording.column_settings(specs, bool(self.panel.rows), self.label)
+        record = RunRecord(prompt, watch, ["no steering"] + settings, ["baseline"] + titles,
+                           chat_requested=sampling.chat)
         self.run = record
         session = self.session
 
-        def run(job: Job):
-            for event in stream(session, request, cancelled=job.cancel_event):
-                job.emit(event)
+        def run(task: Task):
+            for event in stream(session, request, cancelled=task.cancel_event):
+                task.emit(event)
             return record
 
-        self._gen_job = self.worker.submit("generate", run)
+        self._runs.submit(run, on_event=record.add,
+                          on_done=lambda _: self.run_finished.emit(record),
+                          on_error=lambda exc, _tb: self.run_failed.emit(exc))
         self.run_started.emit(record)
         return record
 
     def is_generating(self) -> bool:
-        return self._gen_job is not None
+        return self._runs.busy()
 
     def stop(self) -> None:
-        if self._gen_job is not None:
-            self.worker.cancel_kind("generate")
+        """Stop the run; it still finishes (reason 'cancelled') through run_finished."""
+        self._runs.stop()
 
     # -- what lights up ----------------------------------------------------------------------
     def lights_up(self, text: str, top: int = 25) -> None:
@@ -208,46 +205,9 @@ class Controller(QObject):
         if self.session is None:
             return
         session = self.session
-        if self._lights_job is not None:
-            self._lights_job.cancel()
-        self._lights_job = self.worker.submit(
-            "lights", lambda job: (text, features_on_text(session, text, top)))
-
-    # -- worker callbacks (GUI thread) -------------------------------------------------------
-    def _on_event(self, job_id: int, kind: str, payload) -> None:
-        if kind == "generate" and self._gen_job is not None and job_id == self._gen_job.id:
-            self.run.add(payload)
-        elif kind == "load" and self._load_job is not None and job_id == self._load_job.id:
-            self.load_progress.emit(*payload)
-
-    def _on_done(self, job_id: int, kind: str, result) -> None:
-        if kind == "generate" and self._gen_job is not None and job_id == self._gen_job.id:
-            self._gen_job = None
-            self.run_finished.emit(self.run)
-        elif kind == "load" and self._load_job is not None and job_id == self._load_job.id:
-            self._load_job = None
-            result, self.features = result
-            self.session = result
-            if result.catalog is None and self.panel.unit == "max":
-                self.panel.set_unit("raw")  # 'x max' needs the catalog's max activations
-            self.session_opened.emit(result)
-        elif kind == "lights" and self._lights_job is not None and job_id == self._lights_job.id:
-            self._lights_job = None
-            if result is not None:
-                self.lights_up_done.emit(*result)
-
-    def _on_failed(self, job_id: int, kind: str, exc, tb: str) -> None:
-        if kind == "generate" and self._gen_job is not None and job_id == self._gen_job.id:
-            self._gen_job = None
-            self.run_failed.emit(exc)
-        elif kind == "load" and self._load_job is not None and job_id == self._load_job.id:
-            self._load_job = None
-            self.load_failed.emit(exc, self.open_request)
-        elif kind == "lights" and self._lights_job is not None and job_id == self._lights_job.id:
-            self._lights_job = None
-            self.lights_up_failed.emit(exc)
-        if not isinstance(exc, InputError):  # a bug, not the user's input: keep the trace
-            print(tb, file=sys.stderr)
+        self._lights.submit(lambda task: features_on_text(session, text, top),
+                            on_done=lambda found: self.lights_up_done.emit(text, found),
+                            on_error=lambda exc, _tb: self.lights_up_failed.emit(exc))
 
 
 def _feature_source(session) -> FeatureSource:
@@ -255,16 +215,3 @@ def _feature_source(session) -> FeatureSource:
     source = FeatureSource.for_session(session)
     source.warm_up()
     return source
-
-
-def describe_spec(spec: SteeringSpec, label_of) -> str:
-    """What a column's steering is, in words: 'add #3 German text +4.00x max; ablate #9 ...'."""
-    unit = "x max" if spec.unit == "max" else " raw"
-    parts = []
-    for f in spec.features:
-        name = f"#{f.index} {f.label or label_of(f.index)}"
-        if name.endswith(f"feature {f.index}"):
-            name = f"#{f.index}"
-        parts.append(f"ablate {name}" if f.mode == "ablate"
-                     else f"{f.mode} {name} {f.strength:+.2f}{unit}")
-    return "; ".join(parts) or "no steering (every feature is switched off)"

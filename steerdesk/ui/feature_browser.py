@@ -30,6 +30,7 @@ class FeatureBrowser(QWidget):
     feature_selected = Signal(int)
     lights_up_requested = Signal(str)
     label_changed = Signal(int)
+    evidence_requested = Signal()        # the card's "build evidence from your text"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -74,6 +75,7 @@ class FeatureBrowser(QWidget):
         self.card = FeatureCard()
         self.card.add_requested.connect(self.add_requested)
         self.card.rename_requested.connect(self.rename)
+        self.card.evidence_requested.connect(self.evidence_requested)
 
         self.text = QPlainTextEdit()
         self.text.setPlaceholderText("Paste text here (or select text in the prompt or an "
@@ -163,6 +165,15 @@ class FeatureBrowser(QWidget):
         if found:
             self.table.selectRow(0)
 
+    def show_token_features(self, text: str, found: list[tuple[int, float]]) -> None:
+        """A token's top features (known from the run), listed as 'what lights up' is."""
+        self.set_lights_text(text)
+        self.show_lights_up(text, found)
+        self.count.setText(f"top features at {text!r}")
+
+    def set_dark(self, dark: bool) -> None:
+        self.card.set_dark(dark)
+
     def set_lights_text(self, text: str) -> None:
         self.text.setPlainText(text)
 
@@ -175,7 +186,7 @@ class FeatureBrowser(QWidget):
 
             text, ok = QInputDialog.getText(self, "Rename feature",
                                             f"Your label for feature {index}:",
-                                            text=self.source.label(index))
+                                            text=self.source.label(index) or "")
             if not ok:
                 return False
         text = text.strip()
@@ -198,10 +209,6 @@ class FeatureBrowser(QWidget):
         if index in rows:
             self.table.selectRow(rows.index(index))
             self.table.scrollTo(self.model.index(rows.index(index), 0))
-
-    def selected_features(self) -> list[int]:
-        return sorted({self.model.feature_at(ix.row())
-                       for ix in self.table.selectionModel().selectedRows()})
 
     def _current_changed(self, current, _previous) -> None:
         if current.isValid():

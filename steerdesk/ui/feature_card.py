@@ -16,17 +16,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from steerdesk.ui import theme
+from steerdesk.ui import theme, wording
+from steerdesk.ui.evidence_dialog import LABELS_WITHOUT_SNIPPETS, needs_evidence
 from steerdesk.ui.feature_source import FeatureSource
+from steerdesk.ui.plots import style_plot
 
+BUILD_LINK = "steerdesk:build-evidence"
 NO_CATALOG = ("<b>No catalog for this SAE</b>: feature labels, snippets and histograms are "
               "unavailable. Features are listed by number and can still be steered. "
-              "Build a catalog with <code>steerdesk catalog build</code>.")
+              f"<a href='{BUILD_LINK}'>Build a catalog from your own text…</a>")
 
 
 class FeatureCard(QWidget):
     add_requested = Signal(int)
     rename_requested = Signal(int)
+    evidence_requested = Signal()          # build a catalog of evidence from the user's text
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -57,6 +61,8 @@ class FeatureCard(QWidget):
         self.rename_button.setEnabled(False)
         self.body = QTextBrowser()
         self.body.setOpenLinks(False)
+        self.body.anchorClicked.connect(lambda url: url.toString() == BUILD_LINK
+                                        and self.evidence_requested.emit())
         self.hist = pg.PlotWidget()
         self.hist.setBackground(None)
         self.hist.setMaximumHeight(110)
@@ -80,6 +86,9 @@ class FeatureCard(QWidget):
         layout.addWidget(self.body, 1)
         layout.addWidget(self.hist)
 
+    def set_dark(self, dark: bool) -> None:
+        style_plot(self.hist, dark)
+
     def set_source(self, source: FeatureSource | None) -> None:
         self.source = source
         self.show_feature(-1)
@@ -98,19 +107,20 @@ class FeatureCard(QWidget):
                               "it fires, which next tokens it promotes, and how often it is "
                               "active.</p>" if src is not None else "")
             return
-        self.title.setText(f"#{index}  {src.label(index)}")
+        self.title.setText(wording.feature_name(index, src.label(index)))
         parts = []
         if src.max_act(index) is not None:
             parts.append(f"max act {src.max_act(index):.2f}")
         if src.density(index) is not None:
-            parts.append(f"density {src.density(index):.1%}")
+            parts.append(f"density {wording.density(src.density(index))}")
         self.numbers.setText(" · ".join(parts))
         record = src.card(index)
         if record is None:
             self.body.setHtml(NO_CATALOG if not src.has_catalog else
                               "<i>The catalog has no snippets for this feature.</i>")
             return
-        self.body.setHtml(card_html(record))
+        offer = LABELS_WITHOUT_SNIPPETS if needs_evidence(src, index) else ""
+        self.body.setHtml(offer + card_html(record))
         hist = getattr(record, "histogram", None)
         if hist is not None:
             edges, counts = hist

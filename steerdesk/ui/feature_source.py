@@ -1,6 +1,7 @@
 """Labels, numbers and search over an SAE's features, with or without a catalog.
 
-Without a catalog every feature is still listed, as "feature 123", and found by its number."""
+Without a catalog every feature is still listed and found by its number; it has no label
+(`label(i)` is None), and display code names it by its number."""
 
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ class FeatureSource:
     def has_catalog(self) -> bool:
         return self.catalog is not None
 
-    def label(self, i: int) -> str:
+    def label(self, i: int) -> str | None:
+        """The feature's label, or None when it has none."""
         if self._labels is not None and 0 <= i < len(self._labels) and self._labels[i]:
             return self._labels[i]
-        return f"feature {i}"
+        return None
 
     def max_act(self, i: int) -> float | None:
         return None if self.max_acts is None else float(self.max_acts[i])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QMimeData, QModelIndex, Qt
 
+from steerdesk.ui import wording
 from steerdesk.ui.feature_source import FeatureSource
 
 MIME = "application/x-steerdesk-feature"
@@ -48,7 +49,7 @@ class FeatureTableModel(QAbstractTableModel):
         if column == 0:
             keys = rows
         elif column == 1:
-            labels = [src.label(int(i)).lower() for i in rows]
+            labels = [wording.feature_words(int(i), src.label(int(i))).lower() for i in rows]
             keys = np.argsort(np.array(labels, dtype=object), kind="stable")
             keys = np.argsort(keys, kind="stable")        # rank of each row
         elif column == 2 and self.extra:
@@ -92,17 +93,16 @@ class FeatureTableModel(QAbstractTableModel):
             if col == 0:
                 return str(i)
             if col == 1:
-                return self.source.label(i)
+                return wording.feature_words(i, self.source.label(i))
             if col == 2:
                 v = self.extra.get(i, self.source.max_act(i))
                 return "–" if v is None else f"{v:.2f}"
-            d = self.source.density(i)
-            return "–" if d is None else f"{d:.2%}" if d >= 0.0001 else f"{d:.1e}"
+            return wording.density(self.source.density(i))
         if role == Qt.TextAlignmentRole and col != 1:
             return int(Qt.AlignRight | Qt.AlignVCenter)
         if role == Qt.ToolTipRole:
-            return (f"{self.source.label(i)}\n(feature {i}) - double-click or drag to the "
-                    "steering panel to steer with it")
+            return (f"{wording.feature_words(i, self.source.label(i))}\n(feature {i}) - "
+                    "double-click or drag to the steering panel to steer with it")
         if role == Qt.UserRole:
             return i
         return None

@@ -3,8 +3,6 @@ SAE (folder or file), from recent pairs or the pocket pack, on a device and dtyp
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,37 +21,34 @@ from PySide6.QtWidgets import (
 )
 
 from steerdesk.engine import pack
-from steerdesk.ui.controller import OpenRequest
+from steerdesk.engine.session_spec import SessionSpec
+from steerdesk.ui.wording import pair_text
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 DTYPES = ["auto", "float32", "bfloat16", "float16"]
 EMPTY = ("<b>Nothing to open yet.</b> Choose a model folder (with config.json) or a model "
          "already in your Hugging Face cache, and an SAE folder or file made for it. "
-         "steerdesk never downloads at run time: fetch models first with "
-         "<code>huggingface-cli download NAME</code>.")
-
-
-def pair_text(pair: dict) -> str:
-    return f"{Path(str(pair.get('model'))).name}  +  {Path(str(pair.get('sae'))).name}"
+         "To download a real model with its SAE, use <i>File &gt; Get a model…</i>: it is "
+         "fetched once, and opens offline after that.")
 
 
 class OpenDialog(QDialog):
-    def __init__(self, recent: list[dict], cached: list[str], parent=None,
-                 current: OpenRequest | None = None):
+    def __init__(self, recent: list[SessionSpec], cached: list[str], parent=None,
+                 current: SessionSpec | None = None):
         super().__init__(parent)
         self.setWindowTitle("Open a model and an SAE")
         self.setMinimumWidth(640)
         self.recent = QListWidget()
         self.recent.setToolTip("Pairs you opened before; double-click to open again")
-        for pair in recent:
-            item = QListWidgetItem(pair_text(pair))
-            item.setToolTip(f"model: {pair.get('model')}\nSAE: {pair.get('sae')}")
-            item.setData(Qt.UserRole, pair)
+        for spec in recent:
+            item = QListWidgetItem(pair_text(spec.pair()))
+            item.setToolTip(f"model: {spec.model}\nSAE: {spec.sae}")
+            item.setData(Qt.UserRole, spec.pair())
             self.recent.addItem(item)
         if pack.pocket_available():
             item = QListWidgetItem("pocket pack (built in, offline)")
-            item.setData(Qt.UserRole, {"model": str(pack.pocket_model()),
-                                       "sae": str(pack.pocket_sae())})
+            item.setData(Qt.UserRole, SessionSpec(str(pack.pocket_model()),
+                                                  str(pack.pocket_sae())).pair())
             self.recent.addItem(item)
         self.recent.currentItemChanged.connect(self._pick_pair)
         self.recent.itemDoubleClicked.connect(lambda _: self.accept())
@@ -106,7 +101,7 @@ class OpenDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.buttons)
         if current is not None:
-            self.set_request(current)
+            self.set_spec(current)
         self._update_ok()
         self.model.currentTextChanged.connect(self._update_ok)
         self.sae.textChanged.connect(self._update_ok)
@@ -128,10 +123,9 @@ class OpenDialog(QDialog):
 
     def _pick_pair(self, item) -> None:
         if item is not None:
-            pair = item.data(Qt.UserRole)
-            self.set_request(OpenRequest.from_pair(pair))
+            self.set_spec(SessionSpec.from_pair(item.data(Qt.UserRole)))
 
-    def set_request(self, r: OpenRequest) -> None:
+    def set_spec(self, r: SessionSpec) -> None:
         self.model.setCurrentText(str(r.model))
         self.sae.setText(str(r.sae))
         self.hook.setText(r.hook or "")
@@ -154,7 +148,8 @@ class OpenDialog(QDialog):
         if f:
             self.sae.setText(f)
 
-    def request(self) -> OpenRequest:
-        return OpenRequest(self.model.currentText().strip(), self.sae.text().strip(),
+    def spec(self) -> SessionSpec:
+        """What to open, as filled in (the yes to pickle or remote code is asked later)."""
+        return SessionSpec(self.model.currentText().strip(), self.sae.text().strip(),
                            self.hook.text().strip() or None, self.device.currentText(),
                            self.dtype.currentText())

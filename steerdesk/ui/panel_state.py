@@ -1,16 +1,17 @@
-"""The steering panel as plain data with Qt signals: the rows the user chose, their strengths,
-modes and toggles, and the unit. Widgets read from and write to this; undo lives in
-`panel_commands`, which changes it only through these methods."""
+"""The steering panel as plain data: the rows the user chose, their strengths, modes and
+toggles, and the unit. Widgets read from it and listen to its notifiers; undo lives in
+`panel_commands`, which changes it only through these methods. No Qt here."""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
 
-from PySide6.QtCore import QObject, Signal
-
+from steerdesk.engine.describe import LabelOf
 from steerdesk.engine.presets import Preset, PresetFeature
 from steerdesk.engine.steering import FeatureSteer, SteeringSpec
+from steerdesk.ui import wording
+from steerdesk.ui.notify import Notifier
 
 _row_ids = itertools.count(1)
 
@@ -25,17 +26,15 @@ class PanelRow:
     uid: int = field(default_factory=lambda: next(_row_ids))  # stable across edits, for undo
 
     def title(self) -> str:
-        return self.label or f"feature {self.index}"
+        return wording.feature_words(self.index, self.label)
 
 
-class PanelState(QObject):
-    rows_changed = Signal()          # rows added, removed, reordered or replaced
-    row_changed = Signal(int)        # uid: one row's strength, mode or toggle
-    unit_changed = Signal(str)
-    name_changed = Signal(str)
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
+class PanelState:
+    def __init__(self):
+        self.rows_changed = Notifier()   # rows added, removed, reordered or replaced
+        self.row_changed = Notifier()    # (uid): one row's strength, mode or toggle
+        self.unit_changed = Notifier()   # (unit)
+        self.name_changed = Notifier()   # (name)
         self.rows: list[PanelRow] = []
         self.unit = "max"
         self.name = "my steering"
@@ -56,16 +55,13 @@ class PanelState(QObject):
         return seen
 
     def spec(self, name: str = "") -> SteeringSpec:
+        """The enabled rows as one steered variant (its words: engine.describe)."""
         return SteeringSpec([FeatureSteer(r.index, r.strength, r.mode, r.label)
                              for r in self.rows if r.enabled], unit=self.unit,
-                            name=name or self.describe())
+                            name=name or self.name)
 
-    def describe(self) -> str:
-        unit = "x max" if self.unit == "max" else " raw"
-        parts = [(f"ablate {r.title()}" if r.mode == "ablate"
-                  else f"{r.mode} {r.title()} {r.strength:+.2f}{unit}")
-                 for r in self.rows if r.enabled]
-        return "; ".join(parts) or "no steering"
+    def mode_of(self, index: int, default: str = "add") -> str:
+        return next((r.mode for r in self.rows if r.index == index), default)
 
     def to_preset(self) -> Preset:
         return Preset(self.name, self.description, self.unit,
@@ -110,6 +106,14 @@ class PanelState(QObject):
         self.rows = [replace(r) for r in rows]
         self.set_unit(unit)
         self.set_name(name)
+        self.rows_changed.emit()
+
+    def fill_labels(self, label_of: LabelOf) -> None:
+        """Rows that came without a label (restored before the catalog was known, or from a
+        preset that leaves labels out) get the catalog's: a display fill-in, not an edit."""
+        for row in self.rows:
+            if not row.label:
+                row.label = label_of(row.index) or ""
         self.rows_changed.emit()
 
     def apply_preset(self, preset: Preset) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from steerdesk.ui import theme
+from steerdesk.ui import theme, wording
 from steerdesk.ui.run_record import RunRecord
 
 ROW_STYLES = [Qt.DashLine, Qt.SolidLine, Qt.DotLine, Qt.DashDotLine, Qt.DashDotDotLine]
@@ -45,6 +45,9 @@ class ActivationPlot(pg.PlotWidget):
         self.setToolTip("Activation of each steering feature at every generated token. "
                         "Dashed: baseline (no steering); solid: steered. Colours match the "
                         "steering panel.")
+
+    def set_dark(self, dark: bool) -> None:
+        style_plot(self, dark)
 
     def reset(self, record: RunRecord | None, colours: dict[int, str], label_of) -> None:
         self.clear()
@@ -101,7 +104,7 @@ class HeatmapPlot(QWidget):
         self.plot.invertY(True)
         self.plot.setLabel("bottom", "generated token")
         self.image = pg.ImageItem()
-        self.set_dark(False)
+        self._set_colours(False)
         self.plot.addItem(self.image)
         self.hint = pg.TextItem("After a run: the features most active on each token.",
                                 color="#666666", anchor=(0.5, 0.5))
@@ -117,12 +120,16 @@ class HeatmapPlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(head)
         layout.addWidget(self.plot, 1)
-        self.label_of = lambda i: f"feature {i}"
+        self.label_of = lambda i: None
         self._record: RunRecord | None = None
         self.features: list[int] = []
         self.matrix = np.zeros((0, 0))
 
     def set_dark(self, dark: bool) -> None:
+        style_plot(self.plot, dark)
+        self._set_colours(dark)
+
+    def _set_colours(self, dark: bool) -> None:
         """Zero is the page colour, so the few active cells stand out, as the token tint does."""
         page = (0, 0, 0) if dark else (255, 255, 255)
         top = (255, 236, 140) if dark else (140, 30, 0)
@@ -167,7 +174,8 @@ class HeatmapPlot(QWidget):
         self.hint.hide()
         self.image.setImage(m, autoLevels=True)
         axis = self.plot.getAxis("left")
-        axis.setTicks([[(n + 0.5, _short_name(f, self.label_of(f))) for n, f in enumerate(feats)]])
+        axis.setTicks([[(n + 0.5, wording.feature_name(f, self.label_of(f), width=22))
+                        for n, f in enumerate(feats)]])
         step = max(1, len(tokens) // 12)
         self.plot.getAxis("bottom").setTicks(
             [[(x + 0.5, repr(tokens[x].text)[1:-1][:8]) for x in range(0, len(tokens), step)]])
@@ -175,9 +183,40 @@ class HeatmapPlot(QWidget):
         self.plot.setRange(xRange=(0, len(tokens)), yRange=(0, len(feats)), padding=0)
 
 
-def _short_name(index: int, label: str) -> str:
-    """'#12 German text' (cut to fit), or just '#12' when there is no label."""
-    return f"#{index}" if label == f"feature {index}" else f"#{index} {label[:22]}"
+class PlotTabs(QTabWidget):
+    """The activation plot and the heatmap, as tabs. While tokens stream, the plots follow
+    at half the text's rate (they cost the most to paint); a run's last frame is always
+    drawn, and a hidden tab catches up when it is shown."""
+
+    shown = Signal()                 # a tab came to the front: draw it now
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.activations = ActivationPlot()
+        self.heatmap = HeatmapPlot()
+        self.addTab(self.activations, "Activations")
+        self.addTab(self.heatmap, "Top features × tokens")
+        self.currentChanged.connect(lambda _: self.shown.emit())
+        self._frame = 0
+
+    def reset(self, record: RunRecord, panel_indices: list[int], label_of) -> None:
+        self.activations.reset(record, colour_map(record, panel_indices), label_of)
+        self.heatmap.reset(record, label_of)
+        self._frame = 0
+
+    def redraw(self, record: RunRecord) -> bool:
+        """False when this frame was skipped (ask again next frame)."""
+        self._frame += 1
+        if self._frame % 2 and record.done is None:
+            return False
+        self.activations.redraw(record)
+        if self.currentWidget() is self.heatmap:
+            self.heatmap.redraw(record)
+        return True
+
+    def set_dark(self, dark: bool) -> None:
+        self.activations.set_dark(dark)
+        self.heatmap.set_dark(dark)
 
 
 def colour_map(record: RunRecord | None, panel_indices: list[int]) -> dict[int, str]:

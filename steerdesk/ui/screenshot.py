@@ -30,7 +30,7 @@ def take_screenshot(window: MainWindow, out: str, after_load=None) -> int:
 
     def on_finished(_record) -> None:
         window.redraw()
-        focus = window.c.focus if window.c.focus >= 0 else next(iter(_record.watch), -1)
+        focus = window.c.tint_feature()
         if focus >= 0:   # show the steered feature's card too
             window.browser.reveal(focus)
         # Two rounds of events: the plots lay out, then paint.

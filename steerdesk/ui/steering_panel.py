@@ -123,17 +123,15 @@ class SteeringPanel(QWidget):
         item.setToolTip("" if allowed else "Needs a feature catalog (max activations); build "
                         "one with steerdesk catalog build")
 
+    def set_presets_menu(self, menu) -> None:
+        self.presets_button.setMenu(menu)
+
     def add_feature(self, index: int) -> None:
-        label = self.c.features.label(index) if self.c.features else ""
-        if label == f"feature {index}":
-            label = ""
-        self.c.editor.add(index, label)
-        self.c.set_focus(index)
+        self.c.add_feature(index)
 
     def _label(self, index: int) -> str:
         """The catalog's label where the row carries none (presets may leave it out)."""
-        label = self.c.features.label(index) if self.c.features else ""
-        return "" if label == f"feature {index}" else label
+        return self.c.label(index) or ""
 
     def rebuild(self) -> None:
         for w in self.rows.values():

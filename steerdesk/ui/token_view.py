@@ -23,7 +23,7 @@ class TokenView(QTextEdit):
         self.setMouseTracking(True)
         self.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.TextSelectableByKeyboard)
         self.row: RowRecord | None = None
-        self.label_of = lambda i: f"feature {i}"
+        self.label_of = lambda i: None
         self.prompt = ""
         self.tint_col = -1          # column in the run's watch list, -1: no tint
         self.tint_peak = 1.0
@@ -113,8 +113,8 @@ class TokenView(QTextEdit):
         if not tok.top_features:
             return head
         pad = "style='padding-right:10px'"
+        labels = {i: html.escape((self.label_of(i) or "")[:48]) for i, _ in tok.top_features[:6]}
         rows = "".join(f"<tr><td align='right' {pad}>{v:.2f}</td><td {pad}>#{i}</td>"
-                       f"<td>{html.escape(self.label_of(i)[:48])}</td></tr>"
-                       for i, v in tok.top_features[:6])
+                       f"<td>{labels[i]}</td></tr>" for i, v in tok.top_features[:6])
         return (f"{head}<br>Top features here (double-click the token to list them):"
                 f"<table cellspacing='0' cellpadding='1'>{rows}</table>")

@@ -1,85 +1,134 @@
-"""The one thread that touches the model. Jobs run one at a time, in order.
+"""The one thread that touches the model. Jobs run one at a time, in the order submitted.
 
-A job is a plain function `fn(job)` run on the worker thread; it may call `job.emit(payload)`
-to stream partial results and should check `job.cancelled` between units of work (as in
-Orange's concurrent tasks). Results come back to the GUI thread as queued signals tagged with
-the job id, so the GUI can drop what a cancelled job still sends.
+`submit(fn)` queues `fn(task)` and returns its `Task`: a handle with its own signals (event,
+progress, done, error), all delivered on the GUI thread, in the manner of Orange's TaskState
+and superqt's generator workers. On the worker, `fn` may stream partial results with
+`task.emit(payload)` and `task.report_progress(fraction, message)`, and checks
+`task.cancelled` between units of work.
+
+Two ways to end a task early:
+- `task.stop()` asks the function to finish now. It still reports: a generation ends with a
+  'cancelled' DoneEvent and its done signal.
+- `task.cancel()` stops it and forgets it: nothing more is delivered, and a queued task never
+  runs. That is what replacing a task does (`TaskSlot`).
 """
 
 from __future__ import annotations
 
-import itertools
 import queue
+import sys
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QObject, Qt, QThread, Signal
 
-_ids = itertools.count(1)
+from steerdesk.engine.errors import InputError
+
 _still_running: list[EngineWorker] = []
 
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 
-@dataclass
-class Job:
-    kind: str
-    fn: Callable[[Job], Any]
-    id: int = field(default_factory=lambda: next(_ids))
-    cancel_event: threading.Event = field(default_factory=threading.Event)
-    worker: EngineWorker | None = None
 
+class Task(QObject):
+    """One job on the model thread. Its signals fire on the GUI thread, never after cancel()."""
+
+    event = Signal(object)           # a payload the function emitted
+    progress = Signal(float, str)    # fraction done, what it is doing
+    done = Signal(object)            # the function's return value
+    error = Signal(object, str)      # the exception it raised, its traceback text
+
+    def __init__(self, fn: Callable[[Task], Any], worker: EngineWorker):
+        super().__init__()
+        self.fn = fn
+        self.state = QUEUED          # as the GUI thread sees it
+        self._worker = worker
+        self._stop = threading.Event()
+        self._dropped = threading.Event()
+
+    # -- on the worker thread ----------------------------------------------------------------
     @property
     def cancelled(self) -> bool:
-        return self.cancel_event.is_set()
+        """Set by stop() or cancel(): the function should return soon."""
+        return self._stop.is_set()
 
-    def cancel(self) -> None:
-        self.cancel_event.set()
+    @property
+    def cancel_event(self) -> threading.Event:
+        return self._stop
 
     def emit(self, payload: Any) -> None:
-        if self.worker is not None:
-            self.worker.job_event.emit(self.id, self.kind, payload)
+        self._worker._report.emit(self, "event", (payload,))
+
+    def report_progress(self, fraction: float, message: str) -> None:
+        self._worker._report.emit(self, "progress", (float(fraction), str(message)))
+
+    # -- on the GUI thread -------------------------------------------------------------------
+    @property
+    def pending(self) -> bool:
+        """Queued or running, and still wanted."""
+        return self.state in (QUEUED, RUNNING)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def cancel(self) -> None:
+        self._dropped.set()
+        self._stop.set()
+        if self.pending:
+            self.state = CANCELLED
+
+    def _deliver(self, what: str, args: tuple) -> None:
+        if self.state == CANCELLED:
+            return          # whatever it still sent after cancel() is dropped here
+        if what == "started":
+            self.state = RUNNING
+        elif what == "event":
+            self.event.emit(*args)
+        elif what == "progress":
+            self.progress.emit(*args)
+        elif what == "done":
+            self.state = DONE
+            self.done.emit(*args)
+        elif what == "error":
+            self.state = FAILED
+            exc, tb = args
+            if not isinstance(exc, InputError):   # a bug, not the user's input: keep the trace
+                print(tb, file=sys.stderr)
+            self.error.emit(exc, tb)
 
 
 class EngineWorker(QThread):
-    job_started = Signal(int, str)
-    job_event = Signal(int, str, object)        # id, kind, payload
-    job_done = Signal(int, str, object)         # id, kind, result
-    job_failed = Signal(int, str, object, str)  # id, kind, exception, traceback text
+    _report = Signal(object, str, object)   # task, what, args: the hop to the GUI thread
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._queue: queue.Queue[Job | None] = queue.Queue()
-        self._current: Job | None = None
+        self._queue: queue.Queue[Task | None] = queue.Queue()
+        self._current: Task | None = None
         self._lock = threading.Lock()
+        # This QThread object lives on the GUI thread, so queued reports run there.
+        self._report.connect(self._on_report, Qt.QueuedConnection)
 
-    def submit(self, kind: str, fn: Callable[[Job], Any]) -> Job:
-        job = Job(kind, fn, worker=self)
-        self._queue.put(job)
-        return job
-
-    def cancel_kind(self, kind: str) -> None:
-        """Cancel the running job and drop the queued ones of this kind."""
-        with self._lock:
-            if self._current is not None and self._current.kind == kind:
-                self._current.cancel()
-        kept = []
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None and job.kind == kind:
-                job.cancel()
-            kept.append(job)
-        for job in kept:
-            self._queue.put(job)
-
-    def busy(self) -> bool:
-        return self._current is not None or not self._queue.empty()
+    def submit(self, fn: Callable[[Task], Any], *, on_event=None, on_progress=None,
+               on_done=None, on_error=None) -> Task:
+        """Queue `fn(task)`; the callbacks are connected before it can run."""
+        task = Task(fn, self)
+        for signal, slot in ((task.event, on_event), (task.progress, on_progress),
+                             (task.done, on_done), (task.error, on_error)):
+            if slot is not None:
+                signal.connect(slot)
+        self._queue.put(task)
+        return task
 
     def stop(self, timeout_ms: int = 5000) -> None:
+        """Cancel everything and end the thread."""
+        while True:
+            try:
+                task = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if task is not None:
+                task.cancel()
         with self._lock:
             if self._current is not None:
                 self._current.cancel()
@@ -91,30 +140,54 @@ class EngineWorker(QThread):
             _still_running.append(self)
             self.finished.connect(lambda: _still_running.remove(self))
 
+    def _on_report(self, task: Task, what: str, args: tuple) -> None:
+        task._deliver(what, args)
+
     def run(self) -> None:
         _leave_a_core_for_the_gui()
-        self._loop()
-
-    def _loop(self) -> None:
         while True:
-            job = self._queue.get()
-            if job is None:
+            task = self._queue.get()
+            if task is None:
                 return
-            if job.cancelled:
-                self.job_done.emit(job.id, job.kind, None)
-                continue
+            if task._dropped.is_set():
+                continue        # cancelled while queued: it never runs and never reports
             with self._lock:
-                self._current = job
-            self.job_started.emit(job.id, job.kind)
+                self._current = task
+            self._report.emit(task, "started", ())
             try:
-                result = job.fn(job)
+                result = task.fn(task)
             except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never fatal
-                self.job_failed.emit(job.id, job.kind, exc, traceback.format_exc())
+                self._report.emit(task, "error", (exc, traceback.format_exc()))
             else:
-                self.job_done.emit(job.id, job.kind, result)
+                self._report.emit(task, "done", (result,))
             finally:
                 with self._lock:
                     self._current = None
+
+
+class TaskSlot:
+    """The latest task of one sort (the model load, the run, 'what lights up'): submitting a
+    new one cancels the one before, so only the latest ever reports."""
+
+    def __init__(self, worker: EngineWorker):
+        self.worker = worker
+        self.task: Task | None = None
+
+    def submit(self, fn: Callable[[Task], Any], **callbacks) -> Task:
+        self.cancel()
+        self.task = self.worker.submit(fn, **callbacks)
+        return self.task
+
+    def busy(self) -> bool:
+        return self.task is not None and self.task.pending
+
+    def stop(self) -> None:
+        if self.busy():
+            self.task.stop()
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
 
 
 def _leave_a_core_for_the_gui() -> None:

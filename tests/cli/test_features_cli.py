@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from tiny import make_model, make_sae
+from steerdesk.testing.tiny import make_model, make_sae
 
 from steerdesk.cli import main as cli_main
 
@@ -90,7 +90,12 @@ def test_text_and_contrast(built, capsys, tmp_path):
     code, out, _ = run(capsys, "features", "text", "--model", model, "--sae", sae,
                        "the quick brown fox", "--top", "5", "--json")
     res = json.loads(out)
-    assert code == 0 and 0 < len(res["results"]) <= 5 and res["by"] == "max"
+    assert code == 0 and 0 < len(res["features"]) <= 5 and res["by"] == "max"
+    from steerdesk.engine.catalog import Catalog
+
+    cat = Catalog(sae / "catalog")
+    assert [f["label"] for f in res["features"]] == [cat.label(f["index"]) or None
+                                                    for f in res["features"]]
     a, b = tmp_path / "spam.txt", tmp_path / "ham.txt"
     a.write_text("buy cheap pills now\nwin money fast\nfree prize click\n")
     b.write_text("the quick brown fox\nhello world\nsteering models is fun\n")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tiny import make_model, make_sae
+from steerdesk.testing.tiny import make_model, make_sae
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,8 @@ def test_generate_json(pair):
     first = out["prompt"]["tokens"][0]
     assert first["id"] == 0 and first["text"] == "<|endoftext|>"  # BOS is in prompt.tokens
     assert set(first["activations"]) == {"3", "5"}
-    assert [s["spec"] for s in out["steered"]] == ["add 3=9", "add 4=0, add 5=2"]
+    assert [s["spec"] for s in out["steered"]] == ["add #3 +9.00 raw",
+                                                   "add #4 +0.00 raw; add #5 +2.00 raw"]
     for row in [out["baseline"], *out["steered"]]:
         assert len(row["tokens"]) == 5
         assert "".join(t["text"] for t in row["tokens"]) == row["text"]
@@ -59,16 +60,38 @@ def test_generate_text_output(capsys, pair):
     run = steerdesk_here(capsys, "generate", "--model", model, "--sae", sae, "--prompt", "hi",
                     "--steer", "1=2", "--max-new-tokens", "3")
     assert run.returncode == 0, run.stderr
-    assert "=== baseline" in run.stdout and "=== add 1=2" in run.stdout
+    assert "=== baseline" in run.stdout and "=== add #1 +2.00 raw" in run.stdout
 
 
-def test_inspect_json(capsys, pair):
+def test_inspect_is_features_text_and_ranks_as_the_engine_reads(capsys, pair):
+    from steerdesk.engine.reading import text_activations
+    from steerdesk.engine.session import open_session
+
     model, sae = pair
-    run = steerdesk_here(capsys, "inspect", "--model", model, "--sae", sae, "--text", "hello world",
-                    "--top", "4", "--json")
-    assert run.returncode == 0, run.stderr
-    feats = json.loads(run.stdout)["features"]
-    assert 0 < len(feats) <= 4 and feats == sorted(feats, key=lambda f: -f["value"])
+    text = "hello world, the quick fox"
+    inspect = steerdesk_here(capsys, "inspect", "--model", model, "--sae", sae, "--text", text,
+                             "--top", "4", "--by", "mean", "--json")
+    assert inspect.returncode == 0, inspect.stderr
+    features_text = steerdesk_here(capsys, "features", "text", "--model", model, "--sae", sae,
+                                   text, "--top", "4", "--by", "mean", "--json")
+    assert inspect.stdout == features_text.stdout
+    out = json.loads(inspect.stdout)
+    assert out["by"] == "mean" and out["tokens"][0]["text"] == "<|endoftext|>"
+    # the same ranking computed here, from one direct reading: the mean over the text's tokens
+    # without the BOS, and the token where each feature peaks
+    ids, acts, keep = text_activations(open_session(model, sae), [text])[0]
+    assert [t["id"] for t in out["tokens"]] == ids and not keep[0] and keep[1:].all()
+    mean = acts[1:].mean(0)
+    want = mean.topk(4).indices.tolist()
+    assert [f["index"] for f in out["features"]] == want
+    for f in out["features"]:
+        assert set(f) == {"index", "label", "activation", "peak_token"}
+        assert abs(f["activation"] - float(mean[f["index"]])) < 1e-5
+        assert f["peak_token"] == 1 + int(acts[1:, f["index"]].argmax())
+    by_max = json.loads(steerdesk_here(capsys, "inspect", "--model", model, "--sae", sae,
+                                       "--text", text, "--json").stdout)["features"]
+    assert [f["activation"] for f in by_max[:3]] == sorted(acts[1:].max(0).values.tolist(),
+                                                           reverse=True)[:3]
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -76,7 +99,9 @@ def test_inspect_json(capsys, pair):
     (["--steer", "3:1"], "is not IDX=STRENGTH"),
     (["--watch", "a,b"], "--watch"),
     (["--hook", "blocks.7.hook_resid_post"], "layer 7 does not exist"),
-    (["--unit", "max", "--steer", "3=1"], "catalog"),
+    (["--unit", "max", "--steer", "3=1"], "no feature catalog; build one from your own text, or "
+                                           "give raw strengths; build one with 'steerdesk catalog "
+                                           "build', or use --unit raw"),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, pair, extra, message):
     model, sae = pair

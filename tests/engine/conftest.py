@@ -1,6 +1,6 @@
 import pytest
 
-from tiny import make_model, make_sae
+from steerdesk.testing.tiny import make_model, make_sae
 
 
 @pytest.fixture(scope="session")

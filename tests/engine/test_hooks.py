@@ -48,8 +48,16 @@ def test_a_hook_that_returns_a_tensor_changes_what_the_model_carries(session):
     ("blocks.9.hook_resid_post", "layer 9 does not exist; this model has 3 layers"),
     ("blocks.1.hook_resid_mid", "no module boundary"),
     ("nonsense.hook", "not a TransformerLens hook name"),
-    ("", "pass --hook NAME"),
+    ("", "does not say which activation it reads"),
 ])
 def test_bad_hook_names(session, name, message):
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=message) as err:
         resolve_hook(session.model, name)
+    assert err.value.field == "hook" and "--" not in err.value.message
+
+
+def test_a_missing_hook_is_told_in_words_and_the_cli_adds_its_flag(session):
+    with pytest.raises(InputError) as err:
+        resolve_hook(session.model, "")
+    assert "--hook" not in err.value.message
+    assert err.value.for_cli().endswith("; pass --hook NAME")

@@ -6,7 +6,7 @@ import torch
 from steerdesk.engine.errors import InputError, RemoteCodeRefused
 from steerdesk.engine.hooks import hooked_width, resolve_hook
 from steerdesk.engine.models import load_model
-from tiny import FAMILIES, make_model
+from steerdesk.testing.tiny import FAMILIES, make_model
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -49,8 +49,9 @@ def test_remote_code_is_refused_without_the_flag(tmp_path):
 def test_bad_device_name():
     from steerdesk.engine.device import resolve_device
 
-    with pytest.raises(InputError, match="--device"):
+    with pytest.raises(InputError, match="device 'quantum': not a device name") as err:
         resolve_device("quantum")
+    assert err.value.field == "device" and "--device" in err.value.for_cli()
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="no CUDA GPU"):
             resolve_device("cuda")

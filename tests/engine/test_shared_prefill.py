@@ -9,7 +9,7 @@ from steerdesk.engine.models import load_model
 from steerdesk.engine.sae import load_sae
 from steerdesk.engine.session import attach_sae
 from steerdesk.engine.steering import FeatureSteer, SteeringSpec
-from tiny import FAMILIES, make_model, make_sae
+from steerdesk.testing.tiny import FAMILIES, make_model, make_sae
 
 
 def _plain_prefill(model, prompt, rows, shared, widen_at=None):

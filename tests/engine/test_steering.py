@@ -87,7 +87,7 @@ def test_clamp_keeps_the_error_term_and_reads_the_set_value(session):
 
 
 def test_ablate_sets_a_firing_feature_to_zero(session):
-    from steerdesk.engine.catalog.search import features_on_text
+    from steerdesk.engine.reading import features_on_text
 
     i = features_on_text(session, PROMPT, top=1)[0][0]  # a feature that fires on this prompt
     result = generate(session, GenerationRequest(

@@ -71,11 +71,11 @@ def make_window(qtbot, dialogs):
 
 @pytest.fixture
 def window(make_window, qtbot, ui_session, ui_model_dir, ui_sae_dir):
-    from steerdesk.ui.controller import OpenRequest
+    from steerdesk.engine.session_spec import SessionSpec
 
     w = make_window()
     with qtbot.waitSignal(w.session_ready, timeout=10000):
-        w.c.adopt(ui_session, OpenRequest(str(ui_model_dir), str(ui_sae_dir)))
+        w.c.adopt(ui_session, SessionSpec(str(ui_model_dir), str(ui_sae_dir)))
     return w
 
 
@@ -97,9 +97,9 @@ def ui_catalog_sae_dir(tmp_path_factory, ui_model_dir):
 
 @pytest.fixture
 def catalog_window(make_window, qtbot, ui_model_dir, ui_catalog_sae_dir):
-    from steerdesk.ui.controller import OpenRequest
+    from steerdesk.engine.session_spec import SessionSpec
 
     w = make_window()
     with qtbot.waitSignal(w.session_ready, timeout=30000):
-        w.open_pair(OpenRequest(str(ui_model_dir), str(ui_catalog_sae_dir)))
+        w.open_pair(SessionSpec(str(ui_model_dir), str(ui_catalog_sae_dir)))
     return w

@@ -73,12 +73,12 @@ def test_event_loop_lag_tiny_model(window, qtbot):
 @pytest.mark.benchmark
 def test_event_loop_lag_pocket_pack(make_window, qtbot):
     from steerdesk.engine import pack
-    from steerdesk.ui.controller import OpenRequest
+    from steerdesk.engine.session_spec import SessionSpec
 
     if not pack.pocket_available():
         pytest.skip("the pocket pack is not installed")
     w = make_window()
     with qtbot.waitSignal(w.session_ready, timeout=60000):
-        w.open_pair(OpenRequest(str(pack.pocket_model()), str(pack.pocket_sae())))
+        w.open_pair(SessionSpec(str(pack.pocket_model()), str(pack.pocket_sae())))
     figure = _measure(w, qtbot, tokens=96, feature=7, strength=8.0)
     assert figure["p95_ms"] <= TARGET_P95_MS

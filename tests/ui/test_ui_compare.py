@@ -52,16 +52,16 @@ def test_search_add_slide_generate(window, qtbot, ui_session):
     ref = generate(ui_session, GenerationRequest(PROMPT, variants=[spec], max_new_tokens=12,
                                                  watch=[12], top_k_features=8))
     for r in (0, 1):
-        _, ys = window.plot.curves[(r, 12)].getData()
+        _, ys = window.plots.activations.curves[(r, 12)].getData()
         toks = [t for t in ref.rows[r].tokens if not t.finished]
         assert len(ys) == len(record.rows[r].tokens) == len(toks)
         # (float sums differ in the last bits between thread counts)
         assert list(ys) == pytest.approx([t.activations[0] for t in toks], rel=1e-4, abs=1e-5)
     assert cols[1].text() == ref.rows[1].text
     # The heatmap (drawn when its tab is shown) holds the steered row's top features.
-    window.plots.setCurrentWidget(window.heatmap)
-    assert window.heatmap.matrix.shape[0] == len(record.rows[1].tokens)
-    assert window.heatmap.features[0] in {i for t in record.rows[1].tokens
+    window.plots.setCurrentWidget(window.plots.heatmap)
+    assert window.plots.heatmap.matrix.shape[0] == len(record.rows[1].tokens)
+    assert window.plots.heatmap.features[0] in {i for t in record.rows[1].tokens
                                           for i, _ in t.top_features}
 
 

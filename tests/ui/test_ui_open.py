@@ -3,21 +3,21 @@ screenshot command."""
 
 import pytest
 
-from steerdesk.engine.errors import PickleRefused
-from steerdesk.ui.controller import OpenRequest
+from steerdesk.engine.errors import PickleRefused, RemoteCodeRefused
+from steerdesk.engine.session_spec import SessionSpec
 
 
 def test_load_failure_dialog_then_app_still_works(make_window, qtbot, dialogs, tmp_path,
                                                   ui_model_dir, ui_sae_dir):
     w = make_window()
     with qtbot.waitSignal(w.error_shown, timeout=10000):
-        w.open_pair(OpenRequest(str(tmp_path / "no-such-model"), str(ui_sae_dir)))
+        w.open_pair(SessionSpec(str(tmp_path / "no-such-model"), str(ui_sae_dir)))
     assert dialogs[-1][0] == "warning"
     assert "no-such-model" in dialogs[-1][2]
-    assert not w.progress.isVisible()
+    assert not w.status.progress.isVisible()
     # Still usable: a good pair opens and generates.
     with qtbot.waitSignal(w.session_ready, timeout=30000):
-        w.open_pair(OpenRequest(str(ui_model_dir), str(ui_sae_dir)))
+        w.open_pair(SessionSpec(str(ui_model_dir), str(ui_sae_dir)))
     assert w.browser.model.rowCount() == 64
     w.compare.max_tokens.setValue(3)
     with qtbot.waitSignal(w.generation_finished, timeout=10000):
@@ -31,24 +31,29 @@ def test_generate_without_model_explains(make_window, dialogs):
     assert "open a model" in dialogs[-1][2]
 
 
-def test_pickle_question_then_retry(make_window, qtbot, dialogs, monkeypatch, ui_session,
-                                    ui_model_dir, ui_sae_dir):
+@pytest.mark.parametrize("refusal,consent", [(PickleRefused, "allow_pickle"),
+                                              (RemoteCodeRefused, "trust_remote_code")])
+def test_consent_question_then_retry(make_window, qtbot, dialogs, monkeypatch, ui_session,
+                                     ui_model_dir, ui_sae_dir, refusal, consent):
     import steerdesk.engine.session as session_mod
 
     calls = []
 
-    def fake_open(model, sae, *, allow_pickle=False, **kw):
-        calls.append(allow_pickle)
-        if not allow_pickle:
-            raise PickleRefused(f"{sae}: is a pickle file; pass --allow-pickle")
+    def fake_open(model, sae, **kw):
+        calls.append(kw[consent])
+        if not kw[consent]:
+            raise refusal(f"{sae}: needs a yes")
         return ui_session
 
     monkeypatch.setattr(session_mod, "open_session", fake_open)
     w = make_window()
     with qtbot.waitSignal(w.session_ready, timeout=10000):
-        w.open_pair(OpenRequest(str(ui_model_dir), str(ui_sae_dir)))
+        w.open_pair(SessionSpec(str(ui_model_dir), str(ui_sae_dir)))
     assert calls == [False, True]
-    assert dialogs[-1][0] == "question"
+    kind, _title, text = dialogs[-1]
+    assert kind == "question" and text.startswith(f"{ui_sae_dir}: needs a yes")
+    # The yes holds for this opening only: the recent list does not remember it.
+    assert not getattr(w.settings.recent[0], consent)
 
 
 def test_screenshot_command(tmp_path, ui_model_dir, ui_sae_dir, qapp):
@@ -90,7 +95,7 @@ def test_pocket_pack_opens_and_generates(make_window, qtbot):
 
     w = make_window()
     with qtbot.waitSignal(w.session_ready, timeout=120000):
-        w.open_pair(OpenRequest(str(pack.pocket_model()), str(pack.pocket_sae())))
+        w.open_pair(SessionSpec(str(pack.pocket_model()), str(pack.pocket_sae())))
     w.compare.max_tokens.setValue(8)
     with qtbot.waitSignal(w.generation_finished, timeout=60000):
         w.generate()
@@ -103,9 +108,9 @@ def test_default_pair_is_the_last_one_while_it_exists(tmp_path, ui_model_dir, ui
     from steerdesk.engine import pack
 
     monkeypatch.setattr(pack, "pocket_available", lambda: False)
-    last = OpenRequest(str(ui_model_dir), str(ui_sae_dir))
+    last = SessionSpec(str(ui_model_dir), str(ui_sae_dir))
     assert gui.default_pair(last) == last
-    gone = OpenRequest(str(tmp_path / "deleted"), str(ui_sae_dir))
+    gone = SessionSpec(str(tmp_path / "deleted"), str(ui_sae_dir))
     assert gui.default_pair(gone) is None
     assert gui.default_pair(None) is None
     monkeypatch.setattr(pack, "pocket_available", lambda: True)

@@ -55,14 +55,14 @@ def test_preset_round_trip(window, tmp_path):
     c.editor.set(c.panel.rows[1].uid, "mode", "ablate")
     c.editor.set(c.panel.rows[1].uid, "enabled", False)
     c.panel.set_name("calm")
-    path = window.save_preset_to(tmp_path / "calm.json")
+    path = window.c.save_preset(tmp_path / "calm.json")
     saved = json.loads(path.read_text())
     assert saved["name"] == "calm" and saved["unit"] == "raw"
     assert [f["index"] for f in saved["features"]] == [2, 11]
 
     c.editor.clear()
     assert c.panel.rows == []
-    assert window.load_preset_file(path)
+    assert window.load_preset(path)
     assert [(r.index, r.strength, r.mode, r.enabled) for r in c.panel.rows] == \
         [(2, -3.5, "add", True), (11, 8.0, "ablate", False)]
     assert window.panel.name.text() == "calm"
@@ -75,7 +75,7 @@ def test_bad_preset_shows_a_dialog(window, tmp_path, dialogs):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "x", "unit": "raw",
                                "features": [{"index": 999, "strength": 1}]}))
-    assert not window.load_preset_file(bad)
+    assert not window.load_preset(bad)
     assert dialogs and "999" in dialogs[-1][2]
     assert window.c.panel.rows == []
 
@@ -98,7 +98,7 @@ def test_settings_restored_on_next_start(make_window, window, qtbot, config_dir,
     assert again.c.panel.indices() == [6]
     pair = again.last_pair()
     assert pair.model == str(ui_model_dir) and pair.sae == str(ui_sae_dir)
-    assert again.settings["recent"][0]["sae"] == str(ui_sae_dir)
+    assert again.settings.recent[0].sae == str(ui_sae_dir)
 
 
 def test_damaged_settings_file_is_ignored(make_window, config_dir):

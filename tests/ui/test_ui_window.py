@@ -4,7 +4,7 @@ import json
 
 from tiny import make_sae
 
-from steerdesk.ui.controller import OpenRequest
+from steerdesk.engine.session_spec import SessionSpec
 
 
 def test_pack_presets_listed_in_menu(make_window, qtbot, tmp_path, ui_model_dir):
@@ -16,9 +16,9 @@ def test_pack_presets_listed_in_menu(make_window, qtbot, tmp_path, ui_model_dir)
          "features": [{"index": 4, "strength": 2.5, "label": "shouting"}]}))
     w = make_window()
     with qtbot.waitSignal(w.session_ready, timeout=30000):
-        w.open_pair(OpenRequest(str(ui_model_dir), str(sae)))
-    w._fill_presets_menu()
-    actions = {a.text(): a for a in w.presets_menu.actions()}
+        w.open_pair(SessionSpec(str(ui_model_dir), str(sae)))
+    w.menus.fill_presets()
+    actions = {a.text(): a for a in w.menus.presets.actions()}
     assert "calm down" in actions
     actions["calm down"].trigger()
     assert [(r.index, r.strength, r.label) for r in w.c.panel.rows] == [(4, 2.5, "shouting")]
@@ -29,14 +29,14 @@ def test_presentation_mode_toggles(window, qtbot):
     from PySide6.QtWidgets import QApplication
 
     size = QApplication.font().pointSizeF()
-    window.presentation_action.trigger()
-    assert window.presentation_action.isChecked()
+    window.menus.presentation.trigger()
+    assert window.menus.presentation.isChecked()
     assert QApplication.font().pointSizeF() > size * 1.3
     assert not window.main_split.widget(0).isVisible()      # the feature list is hidden
-    window.presentation_action.trigger()
+    window.menus.presentation.trigger()
     assert QApplication.font().pointSizeF() == size
     assert window.main_split.widget(0).isVisible()
-    assert window.settings["presentation"] is False
+    assert window.settings.presentation is False
 
 
 def test_about_names_versions(window):
@@ -53,19 +53,18 @@ def test_open_dialog_recent_pairs_and_fields(qtbot):
 
     from steerdesk.ui.open_dialog import OpenDialog
 
-    recent = [{"model": "/m/one", "sae": "/s/one", "hook": None, "device": "cpu",
-               "dtype": "float32"}]
+    recent = [SessionSpec("/m/one", "/s/one", None, "cpu", "float32")]
     d = OpenDialog(recent, ["gpt2"], None)
     qtbot.addWidget(d)
     ok = d.buttons.button(QDialogButtonBox.Open)
     assert not ok.isEnabled()                        # nothing chosen yet
     d.recent.setCurrentRow(0)
-    r = d.request()
+    r = d.spec()
     assert (r.model, r.sae, r.device, r.dtype) == ("/m/one", "/s/one", "cpu", "float32")
     assert ok.isEnabled()
     d.model.setCurrentText("gpt2")
     d.hook.setText("blocks.3.hook_resid_post")
-    assert d.request().model == "gpt2" and d.request().hook == "blocks.3.hook_resid_post"
+    assert d.spec().model == "gpt2" and d.spec().hook == "blocks.3.hook_resid_post"
 
 
 def test_export_menu_actions(window, qtbot, tmp_path, monkeypatch):
@@ -78,6 +77,6 @@ def test_export_menu_actions(window, qtbot, tmp_path, monkeypatch):
     for name in ("c.html", "c.png"):
         monkeypatch.setattr(QFileDialog, "getSaveFileName",
                             staticmethod(lambda *a, n=name, **k: (str(tmp_path / n), "")))
-        (window.export_html if name.endswith("html") else window.export_png)()
+        (window.menus.export_html if name.endswith("html") else window.menus.export_png)()
         assert (tmp_path / name).stat().st_size > 0
     assert "no steering" in (tmp_path / "c.html").read_text()

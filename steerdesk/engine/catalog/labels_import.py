@@ -228,7 +228,8 @@ def read_labels(path: str | Path, d_sae: int, *, layer: str | None = None
                              f"(the file has {', '.join(sorted(g for g in groups if g)) or 'none'})")
     elif len(groups - {""}) > 1:
         raise InputError(f"{path}: the file holds explanations for several SAEs "
-                         f"({', '.join(sorted(groups - {''}))}); choose one with --layer")
+                         f"({', '.join(sorted(groups - {''}))}); choose one layer/SAE id",
+                         field="layer", cli_hint="choose one with --layer ID")
     best: dict[int, tuple[float, int, str]] = {}
     usable = 0
     for order, o in enumerate(objs):

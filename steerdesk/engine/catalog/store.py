@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import torch
@@ -45,6 +45,9 @@ VOCAB = "vocab.json"
 DOCUMENTS = "documents.json"
 SNIPPETS = "snippets"
 SNIPPET_ARRAYS = ("offsets", "token_start", "peak", "max", "doc", "tokens", "values")
+
+T = TypeVar("T")
+
 # Precedence of label sources, strongest first.
 SOURCES = ("user", "hand", "imported", "automatic")
 
@@ -145,7 +148,7 @@ class Catalog:
         self._vocab: list[str] | None = None
         self._documents: list[dict] | None = None
         self._snip: dict[str, np.ndarray] | None = None
-        self._word_index = None       # built by search.search_words on first use
+        self._derived: dict[str, tuple[int, Any]] = {}   # see derived()
         self._labels_version = 0
         self._load_labels()
 
@@ -175,9 +178,18 @@ class Catalog:
         self._merged = None
         self._labels_version += 1
 
-    def reload_labels(self) -> None:
+    def derived(self, key: str, build: Callable[[], T]) -> T:
+        """A value computed from the labels (a search index, their embeddings), kept until the
+        labels change. `build` runs outside the lock: it can take a while."""
         with self._lock:
-            self._load_labels()
+            version = self._labels_version
+            hit = self._derived.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = build()
+        with self._lock:
+            self._derived[key] = (version, value)
+        return value
 
     def _merge(self) -> None:
         labels = list(self._automatic)

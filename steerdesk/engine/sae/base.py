@@ -12,7 +12,8 @@ tensors are in SAELens orientation: `W_enc [d_in, d_sae]`, `W_dec [d_sae, d_in]`
          | top-k of relu(pre)                # "topk"
          | (x' @ W_enc + b_gate > 0) * relu(x' @ (W_enc * exp(r_mag)) + b_mag)   # "gated"
 
-and decoding is `denormalise(acts @ W_dec + b_dec) (+ x @ W_skip)`.
+(one object per architecture, in architectures.py), and decoding is
+`denormalise(acts @ W_dec + b_dec) (+ x @ W_skip)`.
 """
 
 from __future__ import annotations
@@ -24,12 +25,9 @@ from typing import Any
 import torch
 
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.sae.architectures import Architecture, architecture
 
-ARCHITECTURES = ("relu", "jumprelu", "topk", "gated")
-# Names other tools use for the same architectures.
-ARCHITECTURE_ALIASES = {"standard": "relu", "relu": "relu", "jumprelu": "jumprelu",
-                        "topk": "topk", "batchtopk": "topk", "gated": "gated"}
-NORMALISATIONS = ("none", "scale", "constant_norm_rescale", "layer_norm")
+NORMALISATIONS = ("none", "scale", "constant_norm_rescale", "layer_norm", "centre")
 LAYER_NORM_EPS = 1e-5
 # No trained SAE has weights near this; values beyond it are corruption, and would overflow
 # to Inf in the first matrix product (float32 and bfloat16 end at 3.4e38).
@@ -38,14 +36,16 @@ MAX_ABS_WEIGHT = 1e8
 
 @dataclass
 class SAEConfig:
-    architecture: str
+    architecture: str                  # the name; SAE.arch is the object that encodes
     d_in: int
     d_sae: int
     k: int | None = None
     apply_b_dec_to_input: bool = True
     # "none"; "scale": x * input_scale (Llama Scope, folded SAELens norm factors);
     # "constant_norm_rescale": x * sqrt(d_in) / |x| per token; "layer_norm": per-token
-    # (x - mu) / (std + 1e-5).
+    # (x - mu) / (std + 1e-5); "centre": x - mu per token, the residual stream of a model whose
+    # writing weights were mean-centred (TransformerLens center_writing_weights; see
+    # docs/real-models.md).
     normalize_activations: str = "none"
     input_scale: float = 1.0
     hook_name: str | None = None
@@ -62,15 +62,6 @@ class SAEConfig:
         return asdict(self)
 
 
-def normalise_architecture(name: str, where: str) -> str:
-    arch = ARCHITECTURE_ALIASES.get(str(name).lower())
-    if arch is None:
-        raise InputError(
-            f"{where}: unknown SAE architecture {name!r}; steerdesk reads "
-            f"{', '.join(sorted(ARCHITECTURE_ALIASES))}")
-    return arch
-
-
 def whole(value: Any) -> Any:
     """A whole-number float (16.0, from JSON or a tensor) as an int; anything else unchanged,
     for the config check to name."""
@@ -85,13 +76,6 @@ def _check_config(cfg: SAEConfig, where: str) -> None:
         value = getattr(cfg, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{where}: {key} is {value!r}; it must be a whole number >= 1")
-    if cfg.architecture == "topk":
-        k = cfg.k
-        if k is None:
-            raise InputError(f"{where}: a TopK SAE needs k in its config")
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= cfg.d_sae:
-            raise InputError(f"{where}: k is {k!r}; a TopK SAE needs a whole number from 1 to "
-                             f"d_sae ({cfg.d_sae})")
     for key in ("hook_name", "model_name", "neuronpedia_id"):
         value = getattr(cfg, key)
         if value is not None and not isinstance(value, str):
@@ -118,18 +102,15 @@ class SAE(torch.nn.Module):
         super().__init__()
         self.cfg = cfg
         where = cfg.source_path or "SAE"
-        cfg.architecture = normalise_architecture(cfg.architecture, where)
+        self.arch: Architecture = architecture(cfg.architecture, where)
+        cfg.architecture = self.arch.name
         if cfg.normalize_activations not in NORMALISATIONS:
             raise InputError(f"{where}: unknown input normalisation {cfg.normalize_activations!r}; "
                              f"steerdesk reads {', '.join(NORMALISATIONS)}")
         _check_config(cfg, where)
-        need = {"W_enc": (cfg.d_in, cfg.d_sae), "W_dec": (cfg.d_sae, cfg.d_in), "b_dec": (cfg.d_in,)}
-        if cfg.architecture == "gated":
-            need.update(b_gate=(cfg.d_sae,), b_mag=(cfg.d_sae,), r_mag=(cfg.d_sae,))
-        else:
-            need["b_enc"] = (cfg.d_sae,)
-        if cfg.architecture == "jumprelu":
-            need["threshold"] = (cfg.d_sae,)
+        self.arch.check(cfg, where)
+        need = {"W_enc": (cfg.d_in, cfg.d_sae), "W_dec": (cfg.d_sae, cfg.d_in), "b_dec": (cfg.d_in,),
+                **{name: (cfg.d_sae,) for name in self.arch.tensors}}
         optional = {"W_skip": (cfg.d_in, cfg.d_in)}
         for name, shape in {**need, **optional}.items():
             t = tensors.get(name)
@@ -152,6 +133,9 @@ class SAE(torch.nn.Module):
                                  "beyond any trained SAE's; the file is corrupt")
             self.register_buffer(name, t.detach().clone().float().contiguous())
         self._has_skip = "W_skip" in tensors and tensors["W_skip"] is not None
+        # The fraction of tokens each feature fires on, where the files say (SAELens
+        # sparsity.safetensors); kept on the CPU, not moved with the weights.
+        self.feature_density: torch.Tensor | None = None
 
     # ---- shape and identity -------------------------------------------------------------
     @property
@@ -184,6 +168,9 @@ class SAE(torch.nn.Module):
         if mode == "scale":
             s = self.cfg.input_scale
             return x * s, NormState(1.0 / s)
+        if mode == "centre":
+            mu = x.mean(dim=-1, keepdim=True)
+            return x - mu, NormState(1.0, mu)
         if mode == "constant_norm_rescale":
             factor = math.sqrt(self.d_in) / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
             return x * factor, NormState(1.0 / factor)
@@ -202,45 +189,28 @@ class SAE(torch.nn.Module):
     def _sae_input(self, x_normed: torch.Tensor) -> torch.Tensor:
         return x_normed - self.b_dec if self.cfg.apply_b_dec_to_input else x_normed
 
+    def _prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, NormState]:
+        """The SAE input of `x [..., d_in]`, and the state to decode back to the model's scale."""
+        xn, state = self.normalise(x.to(self.dtype))
+        return self._sae_input(xn), state
+
     def encode_with_state(self, x: torch.Tensor) -> tuple[torch.Tensor, NormState]:
         """All feature activations of `x [..., d_in]`, and the state to decode them back."""
-        x = x.to(self.dtype)
-        xn, state = self.normalise(x)
-        xs = self._sae_input(xn)
-        arch = self.cfg.architecture
-        if arch == "gated":
-            gate = (xs @ self.W_enc + self.b_gate) > 0
-            mag = torch.relu(xs @ (self.W_enc * torch.exp(self.r_mag)) + self.b_mag)
-            return gate.to(mag.dtype) * mag, state
-        pre = xs @ self.W_enc + self.b_enc
-        if arch == "relu":
-            return torch.relu(pre), state
-        if arch == "jumprelu":
-            return torch.relu(pre) * (pre > self.threshold).to(pre.dtype), state
-        top = torch.topk(pre, k=min(int(self.cfg.k), self.d_sae), dim=-1)
-        return torch.zeros_like(pre).scatter_(-1, top.indices, torch.relu(top.values)), state
+        xs, state = self._prepare(x)
+        return self.arch.encode(self, xs), state
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode_with_state(x)[0]
 
+    def encode_subset_with_state(self, x: torch.Tensor, indices: torch.Tensor
+                                 ) -> tuple[torch.Tensor, NormState]:
+        """Activations of only the features in `indices` (without a full encode where the
+        architecture allows it), and the state to decode them back."""
+        xs, state = self._prepare(x)
+        return self.arch.encode_subset(self, xs, indices), state
+
     def encode_subset(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-        """Activations of only the features in `indices`, without a full encode where the
-        architecture allows it (TopK needs every pre-activation to know the k largest)."""
-        if self.cfg.architecture == "topk":
-            return self.encode(x).index_select(-1, indices)
-        x = x.to(self.dtype)
-        xn, _ = self.normalise(x)
-        xs = self._sae_input(xn)
-        W = self.W_enc.index_select(1, indices)
-        if self.cfg.architecture == "gated":
-            gate = (xs @ W + self.b_gate[indices]) > 0
-            mag = torch.relu(xs @ (W * torch.exp(self.r_mag[indices])) + self.b_mag[indices])
-            return gate.to(mag.dtype) * mag
-        pre = xs @ W + self.b_enc[indices]
-        acts = torch.relu(pre)
-        if self.cfg.architecture == "jumprelu":
-            acts = acts * (pre > self.threshold[indices]).to(pre.dtype)
-        return acts
+        return self.encode_subset_with_state(x, indices)[0]
 
     # ---- decode -------------------------------------------------------------------------
     def decode(self, acts: torch.Tensor, state: NormState, x: torch.Tensor | None = None

@@ -25,6 +25,7 @@ import torch
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE, SAEConfig, whole
 from steerdesk.engine.sae.files import read_json, read_torch_pickle
+from steerdesk.engine.sae.registry import SAEFormat
 
 WEIGHTS = "ae.pt"
 CONFIG = "config.json"
@@ -194,3 +195,9 @@ def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> 
                     source_format="dictionary_learning", source_path=str(weights_file),
                     extra={"hook_note": note, "dict_class": dict_class}, **fields)
     return SAE(cfg, tensors)
+
+
+# Before openai: its ae.pt is a .pt file too.
+FORMAT = SAEFormat(name="dictionary_learning", title="dictionary_learning",
+                   layout="a folder with ae.pt + config.json",
+                   detect=detect, load=load, priority=50)

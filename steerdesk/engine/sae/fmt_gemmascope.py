@@ -14,6 +14,7 @@ from pathlib import Path
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE, SAEConfig
 from steerdesk.engine.sae.files import read_npz
+from steerdesk.engine.sae.registry import SAEFormat
 
 PARAMS = "params.npz"
 NEEDED = ("W_enc", "W_dec", "b_enc", "b_dec", "threshold")
@@ -70,3 +71,8 @@ def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> 
                     source_format="gemmascope", source_path=str(file),
                     extra={"hook_note": note})
     return SAE(cfg, tensors)
+
+
+FORMAT = SAEFormat(name="gemmascope", title="Gemma Scope",
+                   layout="params.npz",
+                   detect=detect, load=load, priority=30)

@@ -22,6 +22,7 @@ import torch
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE, SAEConfig, whole
 from steerdesk.engine.sae.files import read_json, read_safetensors
+from steerdesk.engine.sae.registry import SAEFormat
 
 CONFIGS = ("hyperparams.json", "hyperparameters.json")
 WEIGHTS = Path("checkpoints") / "final.safetensors"
@@ -125,3 +126,8 @@ def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> 
                        source_format="llamascope",
                        source_path=str(folder), **fields)
     return SAE(config, tensors)
+
+
+FORMAT = SAEFormat(name="llamascope", title="Llama Scope",
+                   layout="a folder with hyperparams.json + checkpoints/final.safetensors",
+                   detect=detect, load=load, priority=20)

@@ -25,6 +25,7 @@ import torch
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE, SAEConfig, whole
 from steerdesk.engine.sae.files import read_torch_pickle
+from steerdesk.engine.sae.registry import SAEFormat
 
 SUFFIXES = (".pt", ".pth")
 # sparse_autoencoder's README: its locations in TransformerLens hook names.
@@ -105,3 +106,9 @@ def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> 
                     hook_name=hook_from_path(file), source_format="openai",
                     source_path=str(file))
     return SAE(cfg, tensors)
+
+
+# Last: any .pt file passes its detect (a pickle cannot be looked into).
+FORMAT = SAEFormat(name="openai", title="OpenAI sparse_autoencoder",
+                   layout="a .pt state dict",
+                   detect=detect, load=load, priority=90)

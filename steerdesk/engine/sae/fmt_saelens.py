@@ -14,6 +14,7 @@ import torch
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE, SAEConfig, whole
 from steerdesk.engine.sae.files import read_json, read_safetensors
+from steerdesk.engine.sae.registry import SAEFormat
 
 CFG = "cfg.json"
 WEIGHTS = "sae_weights.safetensors"
@@ -139,7 +140,7 @@ def save_saelens(sae: SAE, folder: Path, density: torch.Tensor | None = None) ->
         cfg["k"] = c.k
     (folder / CFG).write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
     save_file(tensors, str(folder / WEIGHTS))
-    density = density if density is not None else getattr(sae, "feature_density", None)
+    density = density if density is not None else sae.feature_density
     if density is not None:
         log10 = torch.log10(density.detach().float().cpu().clamp_min(1e-10))
         save_file({"sparsity": log10.contiguous()}, str(folder / SPARSITY))
@@ -152,3 +153,8 @@ def detect(path: Path) -> bool:
 
 def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> SAE:
     return load_saelens(Path(path))
+
+
+FORMAT = SAEFormat(name="saelens", title="SAELens",
+                   layout="a folder with cfg.json + sae_weights.safetensors",
+                   detect=detect, load=load, priority=10)

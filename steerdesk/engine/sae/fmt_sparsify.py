@@ -14,6 +14,7 @@ from pathlib import Path
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE, SAEConfig
 from steerdesk.engine.sae.files import read_json, read_safetensors
+from steerdesk.engine.sae.registry import SAEFormat
 
 CFG = "cfg.json"
 WEIGHTS = "sae.safetensors"
@@ -47,9 +48,11 @@ def pick_folder(path: Path, hook: str | None) -> Path:
     if not found:
         raise InputError(f"{path}: no sparsify hookpoint folders ({CFG} + {WEIGHTS}) here")
     if hook is None:
-        raise InputError(f"{path}: holds SAEs for several hookpoints; pick one with --hook "
-                         f"(available: {', '.join(names)})")
-    raise InputError(f"{path}: no hookpoint folder named {hook!r} (available: {', '.join(names)})")
+        raise InputError(f"{path}: holds SAEs for several hookpoints; pick one as the hook "
+                         f"(available: {', '.join(names)})", field="hook",
+                         cli_hint="pick one with --hook NAME")
+    raise InputError(f"{path}: no hookpoint folder named {hook!r} (available: {', '.join(names)})",
+                     field="hook")
 
 
 def detect(path: Path) -> bool:
@@ -108,3 +111,8 @@ def load(path: Path, *, allow_pickle: bool = False, hook: str | None = None) -> 
                        extra={"hook_note": "sparsify hookpoint name (a module path in the "
                                            "Hugging Face model)"})
     return SAE(config, tensors)
+
+
+FORMAT = SAEFormat(name="sparsify", title="EleutherAI sparsify",
+                   layout="cfg.json + sae.safetensors, one folder per hookpoint",
+                   detect=detect, load=load, priority=40)

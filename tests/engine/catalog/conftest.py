@@ -3,7 +3,7 @@
 import pytest
 import torch
 from catalog_texts import TEXTS
-from tiny import make_model, make_sae
+from steerdesk.testing.tiny import make_model, make_sae
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from steerdesk.engine.catalog import automatic_label, build_catalog
-from steerdesk.engine.catalog.build import START, TopKAccumulator, metadata_tag
+from steerdesk.engine.catalog.accumulator import TopKAccumulator
+from steerdesk.engine.catalog.auto_labels import START, metadata_tag
 from steerdesk.engine.catalog.corpus import Corpus, read_texts
 from steerdesk.engine.errors import InputError
 
@@ -131,7 +132,7 @@ def test_accumulator_matches_a_brute_force_top_k():
 def test_special_ids():
     from types import SimpleNamespace
 
-    from steerdesk.engine.catalog.activations import special_ids
+    from steerdesk.engine.reading import special_ids
 
     # one token for BOS, EOS, pad and unk (the pocket tokenizer): it stays special
     same = SimpleNamespace(all_special_ids=[0], bos_token_id=0, eos_token_id=0, pad_token_id=0,

@@ -13,8 +13,8 @@ from steerdesk.engine.catalog import (
     search_words,
     semantic_available,
 )
-from steerdesk.engine.catalog.activations import hidden_at_hook
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.hooks import capture_at
 
 LABELS = ["dog", "hot dog stand", "Dogs and cats", "doge meme", "the", "German text: 'und'",
           "dgo", "", "cat", "DOG", "words ending in '-ing'", "big dogs"]
@@ -80,7 +80,7 @@ def planted(cat_model_dir, tmp_path_factory):
     """An SAE on the embeddings (resid_pre of block 0) where feature PLANT fires only on the
     token "#" and BOS_FEATURE only on BOS; every other feature is exactly 0 on both
     tokens (their encoder columns are orthogonal to those embeddings, their biases <= 0)."""
-    from tiny import make_sae_tensors
+    from steerdesk.testing.tiny import make_sae_tensors
 
     from steerdesk.engine.sae.base import SAE, SAEConfig
     from steerdesk.engine.sae.fmt_saelens import save_saelens
@@ -121,7 +121,7 @@ def planted(cat_model_dir, tmp_path_factory):
     # verify the construction on the texts themselves
     for text in A_TEXTS + B_TEXTS:
         ids = tok(text)["input_ids"]
-        acts = session.sae.encode(hidden_at_hook(session, torch.tensor([ids])))[0]
+        acts = session.sae.encode(capture_at(session.model, session.hook, torch.tensor([ids])))[0]
         for pos, tid in enumerate(ids):
             assert (acts[pos, PLANT] > 0) == (tid == x_id)
             assert (acts[pos, BOS_FEATURE] > 0) == (tid == bos)
@@ -132,7 +132,7 @@ def planted(cat_model_dir, tmp_path_factory):
 
 
 def make_sae_tensors_dir(tmp_path_factory):
-    from tiny import make_sae
+    from steerdesk.testing.tiny import make_sae
 
     return make_sae(tmp_path_factory.mktemp("probe") / "sae", d_in=32, d_sae=16, arch="relu",
                     hook="blocks.0.hook_resid_pre")
@@ -181,7 +181,7 @@ def test_features_on_text_ignores_special_tokens(planted):
 def test_search_meaning_without_the_extra(tmp_path, monkeypatch):
     import builtins
 
-    from steerdesk.engine.catalog import search as search_mod
+    from steerdesk.engine.catalog import meaning_search as search_mod
 
     cat = create_empty(tmp_path / "c", 3)
     real_import = builtins.__import__

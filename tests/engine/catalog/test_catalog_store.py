@@ -15,12 +15,12 @@ from steerdesk.engine.catalog import (
     open_catalog_for,
     store,
 )
-from steerdesk.engine.catalog.activations import hidden_at_hook
 from steerdesk.engine.errors import Cancelled, InputError
+from steerdesk.engine.hooks import capture_at
 
 
 def direct_encode(session, ids):
-    hidden = hidden_at_hook(session, torch.tensor([ids]))
+    hidden = capture_at(session.model, session.hook, torch.tensor([ids]))
     with torch.inference_mode():
         return session.sae.encode(hidden)[0].float()
 
@@ -235,3 +235,17 @@ def test_cancel_callable(cat_session, tmp_path):
     with pytest.raises(Cancelled):
         build_catalog(cat_session, TEXTS, tmp_path / "c", context=64, batch_size=2,
                       cancelled=lambda: True)
+
+
+def test_derived_values_are_kept_until_the_labels_change(tmp_path):
+    cat = create_empty(tmp_path / "c", 3)
+    builds = []
+
+    def build():
+        builds.append(list(cat.labels()))
+        return len(builds)
+
+    assert cat.derived("n", build) == 1 and cat.derived("n", build) == 1
+    cat.set_user_label(2, "dogs")
+    assert cat.derived("n", build) == 2 and builds[-1] == ["", "", "dogs"]
+    assert cat.derived("other", build) == 3      # keys are kept apart

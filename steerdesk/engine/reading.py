@@ -1,7 +1,8 @@
-"""Reading SAE feature activations of texts: the hidden state at the SAE's hook, encoded.
+"""Reading SAE features on text: the activation at the SAE's hook, encoded, per token.
 
-The forward pass stops at the hook (the layers after it cannot change what the SAE reads),
-so reading activations costs only the layers up to the hook.
+The forward pass stops at the hook (`hooks.capture_at`), so reading costs only the layers up
+to it. Special tokens (BOS, EOS, pad, ...) are never evidence: `text_activations` marks them,
+and the rankings leave them out. Needs no catalog; the catalog builds on this.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from collections.abc import Sequence
 import torch
 
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.hooks import capture_at
 
-
-class _Reached(Exception):
-    """Raised inside the hook to end the forward pass once the hidden state is captured."""
+POOLS = ("max", "mean")
 
 
 def special_ids(tokenizer) -> set[int]:
@@ -32,42 +32,6 @@ def special_ids(tokenizer) -> set[int]:
     if unk not in framing:
         ids.discard(unk)            # unknown text is still text (unless unk doubles as BOS)
     return ids | framing
-
-
-def prefix_ids(tokenizer) -> list[int]:
-    """The ids a tokenizer puts before a text (usually [BOS], sometimes nothing)."""
-    try:
-        with_special = tokenizer("a", add_special_tokens=True)["input_ids"]
-        without = tokenizer("a", add_special_tokens=False)["input_ids"]
-    except Exception:  # noqa: BLE001 - odd tokenizers: no prefix
-        return []
-    n = len(with_special) - len(without)
-    if n > 0 and with_special[n:n + len(without)] == without:
-        return [int(i) for i in with_special[:n]]
-    return []
-
-
-def hidden_at_hook(session, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
-                   ) -> torch.Tensor:
-    """The activation the SAE reads, [batch, seq, d_in], from one (truncated) forward pass."""
-    grabbed: list[torch.Tensor] = []
-
-    def grab(hidden: torch.Tensor):
-        grabbed.append(hidden.detach())
-        raise _Reached
-
-    handle = session.hook.register(grab)
-    try:
-        with torch.inference_mode():
-            session.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
-    except _Reached:
-        pass
-    finally:
-        handle.remove()
-    if not grabbed:
-        raise InputError(f"hook {session.hook.name!r}: the model never ran through "
-                         f"{session.hook.description}")
-    return grabbed[0]
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,10 +70,8 @@ def text_activations(session, texts: Sequence[str], *, max_tokens: int = 512, ba
     tok = session.tokenizer
     specials = special_ids(tok)
     limit = min(max_tokens, max_positions(session.model) or max_tokens)
-    encoded = []
-    for t in texts:
-        ids = [int(i) for i in tok(t, add_special_tokens=True)["input_ids"]][:limit]
-        encoded.append(ids)
+    encoded = [[int(i) for i in tok(t, add_special_tokens=True)["input_ids"]][:limit]
+               for t in texts]
     out: list[tuple[list[int], torch.Tensor, torch.Tensor]] = []
     dev = session.lm.device
     pad = pad_id_of(tok)
@@ -117,10 +79,51 @@ def text_activations(session, texts: Sequence[str], *, max_tokens: int = 512, ba
         part = encoded[start: start + batch]
         nonempty = [s if s else [pad] for s in part]
         ids, mask = pad_batch(nonempty, pad, dev)
-        hidden = hidden_at_hook(session, ids, mask)
+        hidden = capture_at(session.model, session.hook, ids, mask)
         with torch.inference_mode():
             acts = session.sae.encode(hidden).float().cpu()
         for r, s in enumerate(part):
             keep = torch.tensor([i not in specials for i in s], dtype=torch.bool)
             out.append((s, acts[r, : len(s)], keep))
     return out
+
+
+def check_pool(by: str, what: str = "rank by") -> str:
+    if by not in POOLS:
+        raise InputError(f"{what} {by!r}: choose max or mean", field="by")
+    return by
+
+
+def pool(acts: torch.Tensor, keep: torch.Tensor, by: str) -> torch.Tensor | None:
+    """One value per feature over the kept tokens: their max or mean; None when none is kept."""
+    a = acts[keep]
+    if a.shape[0] == 0:
+        return None
+    return a.max(dim=0).values if by == "max" else a.mean(dim=0)
+
+
+def rank_features(acts: torch.Tensor, keep: torch.Tensor, top: int = 20, by: str = "max"
+                  ) -> list[tuple[int, float]]:
+    """The `top` features with the largest pooled value (> 0), as (index, value), strongest
+    first, from one text's `text_activations`."""
+    pooled = pool(acts, keep, check_pool(by))
+    if pooled is None:
+        raise InputError("the text has no tokens other than special ones (BOS/EOS); type some "
+                         "text", field="text")
+    vals, idx = pooled.topk(min(top, pooled.numel()))
+    return [(int(i), float(v)) for i, v in zip(idx.tolist(), vals.tolist()) if v > 0]
+
+
+def peak_token(acts: torch.Tensor, keep: torch.Tensor, index: int) -> int:
+    """The position of the token where feature `index` is largest, special tokens left out."""
+    column = acts[:, index].masked_fill(~keep, float("-inf"))
+    return int(column.argmax())
+
+
+def features_on_text(session, text: str, top: int = 20, by: str = "max"
+                     ) -> list[tuple[int, float]]:
+    """The features most active on `text`, by their max or mean over its tokens (special
+    tokens such as BOS/EOS/pad are left out), as (index, value), strongest first."""
+    check_pool(by)                  # before the model runs
+    _, acts, keep = text_activations(session, [text])[0]
+    return rank_features(acts, keep, top, by)

@@ -1,0 +1,158 @@
+"""The menu bar, its actions and shortcuts, and the file dialogs behind them (presets,
+exports). Every action is also added to the window itself, so its shortcut works in full
+screen with the menu bar hidden."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
+
+from steerdesk.engine.errors import InputError
+from steerdesk.engine.presets import list_presets
+from steerdesk.engine.session_spec import SessionSpec
+from steerdesk.ui import config, export
+from steerdesk.ui.about import show_about
+from steerdesk.ui.wording import pair_text
+
+ZOOM_STEP = 1.15
+
+
+class Menus:
+    def __init__(self, window: QMainWindow):
+        self.w = window
+        c = window.c
+        bar = window.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Get a model…", self.show_gallery)
+        self._action(file, "&Open model and SAE…", window.show_open_dialog, QKeySequence.Open)
+        self.recent = file.addMenu("Open &recent")
+        file.addSeparator()
+        self._action(file, "Export comparison as &HTML…", self.export_html)
+        self._action(file, "Export comparison as &PNG…", self.export_png)
+        file.addSeparator()
+        self._action(file, "&Quit", window.close, QKeySequence.Quit)
+
+        edit = bar.addMenu("&Edit")
+        for act, keys in ((c.undo.createUndoAction(window, "&Undo"), QKeySequence.Undo),
+                          (c.undo.createRedoAction(window, "&Redo"), QKeySequence.Redo)):
+            act.setShortcut(keys)
+            edit.addAction(act)
+
+        self.presets = bar.addMenu("&Steering")
+        self.presets.aboutToShow.connect(self.fill_presets)
+        window.panel.set_presets_menu(self.presets)
+        self.fill_presets()
+
+        run = bar.addMenu("&Run")
+        self.generate = self._action(run, "&Generate", window.generate)
+        self.generate.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.stop = self._action(run, "&Stop", window.stop, QKeySequence("Esc"))
+        self.stop.setShortcutContext(Qt.ApplicationShortcut)
+
+        view = bar.addMenu("&View")
+        self.presentation = self._action(view, "&Presentation mode", window.set_presentation,
+                                         QKeySequence("F11"))
+        self.presentation.setCheckable(True)
+        view.addSeparator()
+        self._action(view, "&Larger text", lambda: window.zoom(ZOOM_STEP), QKeySequence.ZoomIn)
+        self._action(view, "&Smaller text", lambda: window.zoom(1 / ZOOM_STEP),
+                     QKeySequence.ZoomOut)
+        self._action(view, "&Normal text size", lambda: window.zoom(None),
+                     QKeySequence("Ctrl+0"))
+
+        help_ = bar.addMenu("&Help")
+        self._action(help_, "&About steerdesk", lambda: show_about(window, c.session))
+
+    def _action(self, menu: QMenu, text: str, slot: Callable, shortcut=None) -> QAction:
+        act = menu.addAction(text)
+        act.triggered.connect(slot)
+        if shortcut is not None:
+            act.setShortcut(shortcut)
+        self.w.addAction(act)
+        return act
+
+    def fill_recent(self, recent: list[SessionSpec]) -> None:
+        self.recent.clear()
+        for spec in recent:
+            act = self.recent.addAction(pair_text(spec.pair()))
+            act.setToolTip(f"{spec.model} + {spec.sae}")
+            act.triggered.connect(lambda _=False, s=spec: self.w.open_pair(s))
+        self.recent.setEnabled(bool(recent))
+
+    def fill_presets(self) -> None:
+        m = self.presets
+        m.clear()
+        m.addAction("&Save steering as preset…", self.save_preset_dialog)
+        m.addAction("&Load preset…", self.load_preset_dialog)
+        m.addAction("&Clear the panel", self.w.c.editor.clear)
+        for title, folder in self.w.c.preset_folders():
+            found = list_presets(folder)
+            if not found:
+                continue
+            m.addSection(title)
+            for preset, path in found:
+                act = m.addAction(preset.name)
+                act.setToolTip(preset.description or str(path))
+                act.triggered.connect(lambda _=False, p=path: self.w.load_preset(p))
+
+    # -- the dialogs behind the menus --------------------------------------------------------
+    def show_gallery(self) -> None:
+        """Real models with their SAEs: download (in the dialog's own thread) and open."""
+        from steerdesk.ui.gallery_dialog import GalleryDialog
+
+        dialog = GalleryDialog(self.w)
+        dialog.open_requested.connect(lambda name: self.w.open_pair(SessionSpec(sae=name)))
+        dialog.exec()
+
+    def build_evidence_dialog(self) -> None:
+        """The feature card's offer: a catalog of evidence from the user's own text."""
+        from steerdesk.ui.evidence_dialog import EvidenceDialog
+
+        c = self.w.c
+        if c.session is None:
+            return
+        dialog = EvidenceDialog(c.session, c.worker, self.w)
+        dialog.built.connect(c.catalog_built)
+        dialog.exec()
+
+    def save_preset_dialog(self) -> None:
+        folder = config.user_presets_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        name = self.w.c.panel.name or "my steering"
+        path, _ = QFileDialog.getSaveFileName(self.w, "Save steering as preset",
+                                              str(folder / f"{_slug(name)}.json"),
+                                              "Presets (*.json)")
+        if path:
+            self.w.c.save_preset(path)
+
+    def load_preset_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Load preset",
+                                              str(config.user_presets_dir()), "Presets (*.json)")
+        if path:
+            self.w.load_preset(path)
+
+    def export_html(self) -> None:
+        path = self._export_path("comparison.html", "HTML (*.html)")
+        if path:
+            export.save_html(path, self.w.comparison_html())
+
+    def export_png(self) -> None:
+        path = self._export_path("comparison.png", "PNG (*.png)")
+        if path:
+            export.save_png(self.w.compare, path)
+
+    def _export_path(self, name: str, kinds: str) -> str:
+        if self.w.c.run is None:
+            self.w.show_error("Export", InputError("generate something first, then export it"))
+            return ""
+        path, _ = QFileDialog.getSaveFileName(self.w, "Export comparison", name, kinds)
+        return path
+
+
+def _slug(name: str) -> str:
+    keep = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+    return keep or "preset"
+

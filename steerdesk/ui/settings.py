@@ -1,0 +1,205 @@
+"""What the app remembers between starts: text size, presentation mode, the window's place,
+recent model + SAE pairs, and the last session (prompt, sampling, steering panel, pair).
+
+Reading is tolerant, field by field: a damaged or hand-edited file loses only the parts that
+are wrong (each is checked and defaulted on its own) and never stops the app from starting.
+Keys this version does not know are kept and written back as they were."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from steerdesk.engine.errors import InputError
+from steerdesk.engine.presets import Preset, parse_preset, write_atomic
+from steerdesk.engine.session_spec import SessionSpec
+from steerdesk.ui.config import settings_path
+from steerdesk.ui.run_setup import Sampling
+
+MAX_RECENT = 10
+ZOOM_RANGE = (0.6, 3.0)
+MAX_TOKENS_RANGE = (1, 4096)           # the compare view's spin boxes
+TEMPERATURE_RANGE = (0.0, 2.0)
+SEED_RANGE = (0, 2 ** 31 - 1)
+
+
+@dataclass
+class LastSession:
+    prompt: str | None = None
+    sampling: Sampling | None = None
+    panel: Preset | None = None
+    pair: SessionSpec | None = None
+
+
+@dataclass
+class Settings:
+    zoom: float = 1.0
+    presentation: bool = False
+    geometry: str | None = None            # QMainWindow.saveGeometry(), base64
+    recent: list[SessionSpec] = field(default_factory=list)
+    last: LastSession = field(default_factory=LastSession)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Settings:
+        if not isinstance(data, dict):
+            return cls()
+        last = data.get("last") if isinstance(data.get("last"), dict) else {}
+        known = {"zoom", "presentation", "geometry", "recent", "last"}
+        return cls(
+            zoom=_field(data, "zoom", lambda v: _number(v, *ZOOM_RANGE), 1.0),
+            presentation=_field(data, "presentation", _bool, False),
+            geometry=_field(data, "geometry", _base64, None),
+            recent=_field(data, "recent", _recent, []),
+            last=LastSession(prompt=_field(last, "prompt", _str, None),
+                             sampling=_field(last, "sampling", _sampling, None),
+                             panel=_field(last, "panel", _panel, None),
+                             pair=_field(last, "pair", _pair, None)),
+            extra={k: v for k, v in data.items() if k not in known})
+
+    def to_json(self) -> dict[str, Any]:
+        last: dict[str, Any] = {}
+        if self.last.prompt is not None:
+            last["prompt"] = self.last.prompt
+        if self.last.sampling is not None:
+            last["sampling"] = asdict(self.last.sampling)
+        if self.last.panel is not None:
+            last["panel"] = self.last.panel.to_json()
+        if self.last.pair is not None:
+            last["pair"] = self.last.pair.pair()
+        out = dict(self.extra)
+        out.update(zoom=self.zoom, presentation=self.presentation,
+                   recent=[s.pair() for s in self.recent], last=last)
+        if self.geometry is not None:
+            out["geometry"] = self.geometry
+        return out
+
+    def remember(self, spec: SessionSpec) -> None:
+        """Put `spec` first in the recent list, without repeats of its model + SAE."""
+        others = [s for s in self.recent if (s.model, s.sae) != (spec.model, spec.sae)]
+        self.recent = [SessionSpec.from_pair(spec.pair())] + others[: MAX_RECENT - 1]
+
+
+def load_settings() -> Settings:
+    """A missing or unreadable file reads as the defaults."""
+    try:
+        data = json.loads(settings_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Settings()
+    return Settings.from_json(data)
+
+
+def save_settings(settings: Settings) -> None:
+    try:
+        write_atomic(settings_path(),
+                     json.dumps(settings.to_json(), indent=2, ensure_ascii=False) + "\n")
+    except OSError:
+        pass  # a read-only config folder costs the user their settings, not their session
+
+
+# -- readers: each returns the value or raises ValueError / TypeError -----------------------
+def _field(data: dict, key: str, read, default):
+    if key not in data:
+        return default
+    try:
+        return read(data[key])
+    except (TypeError, ValueError, InputError):
+        return default
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise TypeError(v)
+    return v
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError(v)
+    return v
+
+
+def _number(v: Any, lo: float, hi: float) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+            or not lo <= v <= hi:
+        raise ValueError(v)
+    return float(v)
+
+
+def _whole(v: Any, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ValueError(v)
+    return v
+
+
+def _base64(v: Any) -> str:
+    base64.b64decode(_str(v).encode("ascii"), validate=True)   # raises a ValueError
+    return v
+
+
+
+def _pair(v: Any) -> SessionSpec:
+    if not isinstance(v, dict):
+        raise TypeError(v)
+    spec = SessionSpec.from_pair(v)
+    if not spec.model or not spec.sae:
+        raise ValueError("a pair needs a model and an SAE")
+    return spec
+
+
+def _recent(v: Any) -> list[SessionSpec]:
+    if not isinstance(v, list):
+        raise TypeError(v)
+    kept = []
+    for item in v:
+        try:
+            kept.append(_pair(item))
+        except (TypeError, ValueError):
+            continue
+    return kept[:MAX_RECENT]
+
+
+def _sampling(v: Any) -> Sampling:
+    if not isinstance(v, dict):
+        raise TypeError(v)
+    d = Sampling()
+    return Sampling(
+        max_new_tokens=_field(v, "max_new_tokens", lambda x: _whole(x, *MAX_TOKENS_RANGE),
+                              d.max_new_tokens),
+        temperature=_field(v, "temperature", lambda x: _number(x, *TEMPERATURE_RANGE),
+                           d.temperature),
+        top_p=_field(v, "top_p", _positive_fraction, d.top_p),
+        seed=_field(v, "seed", lambda x: _whole(x, *SEED_RANGE), d.seed),
+        chat=_field(v, "chat", _bool, d.chat))
+
+
+def _positive_fraction(v: Any) -> float:
+    value = _number(v, 0.0, 1.0)
+    if value == 0.0:
+        raise ValueError(v)
+    return value
+
+
+def _panel(v: Any) -> Preset:
+    """The whole panel if it reads; else the features that read on their own."""
+    try:
+        return parse_preset(v, "last session")
+    except InputError:
+        if not isinstance(v, dict) or not isinstance(v.get("features"), list):
+            raise
+    head = {**v, "name": v.get("name") if isinstance(v.get("name"), str) and v["name"].strip()
+            else "my steering"}
+    if head.get("unit") not in ("max", "raw"):
+        head["unit"] = "max"
+    features = []
+    for item in v["features"]:
+        try:
+            features += parse_preset({**head, "features": [item]}, "last session").features
+        except InputError:
+            continue
+    preset = parse_preset({**head, "features": []}, "last session")
+    preset.features = features
+    return preset
