@@ -30,6 +30,7 @@ class Controller(QObject):
     loading = Signal(object)                 # SessionSpec
     load_progress = Signal(float, str)
     session_opened = Signal(object)          # Session
+    notice = Signal(str)                     # one line for the status bar
     load_failed = Signal(object, object)     # exception, SessionSpec
     run_started = Signal(object)             # RunRecord
     run_finished = Signal(object)            # RunRecord
@@ -90,10 +91,15 @@ class Controller(QObject):
     def _opened(self, result) -> None:
         session, self.features = result
         self.session = session
+        gone = self.panel.drop_missing_features(session.sae.d_sae)
         if session.catalog is None and self.panel.unit == "max":
             self.panel.set_unit("raw")      # 'x max' needs the catalog's max activations
         self.panel.fill_labels(self.features.label)
         self.session_opened.emit(session)
+        if gone:   # after the window's own status for the new session, so that it shows
+            self.notice.emit(f"The steering panel had feature(s) {', '.join(map(str, gone[:5]))} "
+                             f"that this SAE ({session.sae.d_sae:,} features) does not have; "
+                             "they were removed")
 
     def catalog_built(self, catalog) -> None:
         """A catalog was just built for the open SAE (the evidence dialog): every view that

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from steerdesk.engine.errors import InputError
 from steerdesk.engine.presets import write_atomic
 from steerdesk.ui import theme
 from steerdesk.ui.run_record import RunRecord
@@ -55,4 +56,7 @@ def save_html(path: str | Path, text: str) -> Path:
 
 
 def save_png(widget, path: str | Path) -> bool:
-    return widget.grab().save(str(path), "PNG")
+    if not widget.grab().save(str(path), "PNG"):
+        raise InputError(f"{path}: could not be written (is the folder writable, and is there "
+                         "space on the disk?)")
+    return True

@@ -40,10 +40,14 @@ class FeatureSource:
         return None
 
     def max_act(self, i: int) -> float | None:
-        return None if self.max_acts is None else float(self.max_acts[i])
+        if self.max_acts is None or not 0 <= i < len(self.max_acts):
+            return None
+        return float(self.max_acts[i])
 
     def density(self, i: int) -> float | None:
-        return None if self.densities is None else float(self.densities[i])
+        if self.densities is None or not 0 <= i < len(self.densities):
+            return None
+        return float(self.densities[i])
 
     def card(self, i: int):
         """The catalog's full record for feature i, or None."""

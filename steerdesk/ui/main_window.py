@@ -68,6 +68,8 @@ class MainWindow(QMainWindow):
         self.resize(1480, 900)
         if self.settings.geometry is not None:
             self.restoreGeometry(QByteArray.fromBase64(self.settings.geometry.encode()))
+        if self.settings.problems:
+            self.status.show_status(wording.settings_problems(self.settings.problems))
         if self.settings.presentation:
             QTimer.singleShot(0, lambda: self.set_presentation(True))
 
@@ -78,6 +80,7 @@ class MainWindow(QMainWindow):
         c.load_progress.connect(self.status.show_progress)
         c.session_opened.connect(self._on_session)
         c.load_failed.connect(self._on_load_failed)
+        c.notice.connect(self.status.show_status)
         c.run_finished.connect(self._on_finished)
         c.run_failed.connect(self._on_run_failed)
         c.lights_up_done.connect(b.show_lights_up)

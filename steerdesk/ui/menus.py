@@ -4,6 +4,7 @@ screen with the menu bar hidden."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
@@ -120,13 +121,14 @@ class Menus:
 
     def save_preset_dialog(self) -> None:
         folder = config.user_presets_dir()
-        folder.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):   # a read-only home: the dialog can go elsewhere
+            folder.mkdir(parents=True, exist_ok=True)
         name = self.w.c.panel.name or "my steering"
         path, _ = QFileDialog.getSaveFileName(self.w, "Save steering as preset",
                                               str(folder / f"{_slug(name)}.json"),
                                               "Presets (*.json)")
         if path:
-            self.w.c.save_preset(path)
+            self._saving("Save preset", lambda: self.w.c.save_preset(path))
 
     def load_preset_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.w, "Load preset",
@@ -137,12 +139,19 @@ class Menus:
     def export_html(self) -> None:
         path = self._export_path("comparison.html", "HTML (*.html)")
         if path:
-            export.save_html(path, self.w.comparison_html())
+            self._saving("Export", lambda: export.save_html(path, self.w.comparison_html()))
 
     def export_png(self) -> None:
         path = self._export_path("comparison.png", "PNG (*.png)")
         if path:
-            export.save_png(self.w.compare, path)
+            self._saving("Export", lambda: export.save_png(self.w.compare, path))
+
+    def _saving(self, title: str, save: Callable) -> None:
+        """A full disk or a read-only folder is a dialog, and the app goes on."""
+        try:
+            save()
+        except InputError as exc:
+            self.w.show_error(title, exc)
 
     def _export_path(self, name: str, kinds: str) -> str:
         if self.w.c.run is None:

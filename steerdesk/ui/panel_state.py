@@ -108,6 +108,15 @@ class PanelState:
         self.set_name(name)
         self.rows_changed.emit()
 
+    def drop_missing_features(self, d_sae: int) -> list[int]:
+        """Rows for features this SAE does not have (a panel remembered from another SAE, a
+        hand-edited settings file) go: a repair, not an undoable edit. Returns their indices."""
+        gone = [r.index for r in self.rows if not 0 <= r.index < d_sae]
+        if gone:
+            self.rows = [r for r in self.rows if 0 <= r.index < d_sae]
+            self.rows_changed.emit()
+        return gone
+
     def fill_labels(self, label_of: LabelOf) -> None:
         """Rows that came without a label (restored before the catalog was known, or from a
         preset that leaves labels out) get the catalog's: a display fill-in, not an edit."""

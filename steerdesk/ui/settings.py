@@ -2,8 +2,9 @@
 recent model + SAE pairs, and the last session (prompt, sampling, steering panel, pair).
 
 Reading is tolerant, field by field: a damaged or hand-edited file loses only the parts that
-are wrong (each is checked and defaulted on its own) and never stops the app from starting.
-Keys this version does not know are kept and written back as they were."""
+are wrong (each is checked and defaulted on its own) and never stops the app from starting;
+`Settings.problems` names what was dropped, for a one-line notice. Keys this version does not
+know are kept and written back as they were."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from typing import Any
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.presets import Preset, parse_preset, write_atomic
 from steerdesk.engine.session_spec import SessionSpec
+from steerdesk.engine.userfiles import read_json_value
 from steerdesk.ui.config import settings_path
 from steerdesk.ui.run_setup import Sampling
 
 MAX_RECENT = 10
+BROKEN = ".broken"                      # suffix of an unreadable settings file, kept aside
 ZOOM_RANGE = (0.6, 3.0)
 MAX_TOKENS_RANGE = (1, 4096)           # the compare view's spin boxes
 TEMPERATURE_RANGE = (0.0, 2.0)
@@ -42,23 +45,34 @@ class Settings:
     recent: list[SessionSpec] = field(default_factory=list)
     last: LastSession = field(default_factory=LastSession)
     extra: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)   # what reading dropped; never saved
+    unreadable: bool = False       # the whole file: kept aside (BROKEN) at the next save
 
     @classmethod
     def from_json(cls, data: Any) -> Settings:
         if not isinstance(data, dict):
-            return cls()
-        last = data.get("last") if isinstance(data.get("last"), dict) else {}
+            return cls(problems=[f"the file holds {type(data).__name__}, not settings"])
+        problems: list[str] = []
+
+        def get(d: dict, key: str, read, default, where: str = ""):
+            return _field(d, key, read, default, problems, where)
+
+        last = data.get("last", {})
+        if not isinstance(last, dict):
+            problems.append("last")
+            last = {}
         known = {"zoom", "presentation", "geometry", "recent", "last"}
         return cls(
-            zoom=_field(data, "zoom", lambda v: _number(v, *ZOOM_RANGE), 1.0),
-            presentation=_field(data, "presentation", _bool, False),
-            geometry=_field(data, "geometry", _base64, None),
-            recent=_field(data, "recent", _recent, []),
-            last=LastSession(prompt=_field(last, "prompt", _str, None),
-                             sampling=_field(last, "sampling", _sampling, None),
-                             panel=_field(last, "panel", _panel, None),
-                             pair=_field(last, "pair", _pair, None)),
-            extra={k: v for k, v in data.items() if k not in known})
+            zoom=get(data, "zoom", lambda v: _number(v, *ZOOM_RANGE), 1.0),
+            presentation=get(data, "presentation", _bool, False),
+            geometry=get(data, "geometry", _base64, None),
+            recent=get(data, "recent", _recent, []),
+            last=LastSession(prompt=get(last, "prompt", _str, None, "last."),
+                             sampling=get(last, "sampling", _sampling, None, "last."),
+                             panel=get(last, "panel", _panel, None, "last."),
+                             pair=get(last, "pair", _pair, None, "last.")),
+            extra={k: v for k, v in data.items() if k not in known},
+            problems=problems)
 
     def to_json(self) -> dict[str, Any]:
         last: dict[str, Any] = {}
@@ -84,29 +98,40 @@ class Settings:
 
 
 def load_settings() -> Settings:
-    """A missing or unreadable file reads as the defaults."""
-    try:
-        data = json.loads(settings_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """A missing file reads as the defaults; an unreadable one too, with a problem saying so
+    (it is left as it is until the app next saves its settings)."""
+    path = settings_path()
+    if not path.exists() and not path.is_symlink():
         return Settings()
+    try:
+        data = read_json_value(path, max_bytes=16 * 1024 * 1024, what="settings file")
+    except InputError as exc:
+        return Settings(problems=[f"{exc.message}; it will be kept as {path.name}{BROKEN}"],
+                        unreadable=True)
     return Settings.from_json(data)
 
 
 def save_settings(settings: Settings) -> None:
+    path = settings_path()
     try:
-        write_atomic(settings_path(),
-                     json.dumps(settings.to_json(), indent=2, ensure_ascii=False) + "\n")
-    except OSError:
+        if settings.unreadable and path.is_file():   # a hand edit gone wrong is not lost
+            path.replace(path.with_name(path.name + BROKEN))
+            settings.unreadable = False
+        write_atomic(path, json.dumps(settings.to_json(), indent=2, ensure_ascii=False) + "\n")
+    except (OSError, InputError):
         pass  # a read-only config folder costs the user their settings, not their session
 
 
 # -- readers: each returns the value or raises ValueError / TypeError -----------------------
-def _field(data: dict, key: str, read, default):
+def _field(data: dict, key: str, read, default, problems: list[str] | None = None,
+           where: str = ""):
     if key not in data:
         return default
     try:
         return read(data[key])
-    except (TypeError, ValueError, InputError):
+    except (TypeError, ValueError, InputError, RecursionError):
+        if problems is not None:
+            problems.append(where + key)
         return default
 
 

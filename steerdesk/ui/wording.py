@@ -94,3 +94,8 @@ def finished_status(record) -> tuple[str, str] | None:
     tip = (f"{done.steps} decoding steps for all columns at once; first token after "
            f"{(done.first_token_seconds or 0):.2f} s")
     return text, tip
+
+
+def settings_problems(problems: list[str]) -> str:
+    """One line for settings that could not be read and were reset to their defaults."""
+    return "Some settings could not be read and were reset: " + "; ".join(problems)[:200]

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.generation import GenerationRequest, encode_prompt, generate
+from steerdesk.engine.generation import GenerationRequest, generate
 from steerdesk.engine.hooks import resolve_hook
 from steerdesk.engine.steering import FeatureSteer, SteeringSpec, parse_spec
 

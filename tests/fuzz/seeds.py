@@ -50,6 +50,17 @@ def gemmascope(folder: Path, gen: torch.Generator) -> Path:
     return folder
 
 
+def gemmascope2(folder: Path, gen: torch.Generator) -> Path:
+    folder = folder / "resid_post" / "layer_0_width_16k_l0_small"
+    folder.mkdir(parents=True, exist_ok=True)
+    p = {"w_enc": _t(gen, D_IN, D_SAE), "w_dec": _t(gen, D_SAE, D_IN), "b_enc": _t(gen, D_SAE),
+         "b_dec": _t(gen, D_IN), "threshold": torch.rand(D_SAE, generator=gen) * 0.1}
+    save_file(p, str(folder / "params.safetensors"))
+    (folder / "config.json").write_text(json.dumps({"architecture": "jump_relu",
+                                                    "hf_hook_point_in": "model.layers.0.output"}))
+    return folder
+
+
 def sparsify(folder: Path, gen: torch.Generator) -> Path:
     folder = folder / "layers.0"
     folder.mkdir(parents=True, exist_ok=True)
@@ -145,4 +156,23 @@ def corpus_txt(folder: Path, gen: torch.Generator) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "texts.txt"
     path.write_text("first text\n\nsecond text\nthird text\n")
+    return path
+
+
+def settings(folder: Path, gen: torch.Generator) -> Path:
+    """A full settings.json as the app writes it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "settings.json"
+    path.write_text(json.dumps({
+        "zoom": 1.3, "presentation": False, "geometry": "AdnQywADAAAAAAAA",
+        "recent": [{"model": "/m", "sae": "/s", "hook": None, "device": "auto",
+                    "dtype": "auto"}],
+        "last": {"prompt": "The meaning of life is",
+                 "sampling": {"max_new_tokens": 48, "temperature": 0.9, "top_p": 1.0,
+                              "seed": 7, "chat": False},
+                 "panel": {"name": "mine", "unit": "max", "description": "",
+                           "features": [{"index": 3, "label": "x", "mode": "add",
+                                         "strength": 1.5}]},
+                 "pair": {"model": "/m", "sae": "/s", "hook": None, "device": "auto",
+                          "dtype": "auto"}}}))
     return path

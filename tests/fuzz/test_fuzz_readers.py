@@ -153,12 +153,33 @@ def use_catalog(path: Path) -> None:
             assert not s.tokens or 0 <= s.peak < len(s.tokens)
 
 
+def use_settings(path: Path) -> None:
+    """Settings are advisory: loading never raises, whatever the file holds."""
+    import os
+
+    from steerdesk.ui.settings import load_settings
+
+    before = os.environ.get("STEERDESK_CONFIG_DIR")
+    os.environ["STEERDESK_CONFIG_DIR"] = str(path.parent)
+    try:
+        s = load_settings()
+        s.to_json()
+    except InputError as exc:
+        raise AssertionError(f"load_settings raised {exc}") from None
+    finally:
+        if before is None:
+            os.environ.pop("STEERDESK_CONFIG_DIR", None)
+        else:
+            os.environ["STEERDESK_CONFIG_DIR"] = before
+
+
 SAE_SEEDS = {
     "saelens-relu": lambda f, g: seeds.saelens(f, g, "standard"),
     "saelens-jumprelu": lambda f, g: seeds.saelens(f, g, "jumprelu"),
     "saelens-topk": lambda f, g: seeds.saelens(f, g, "topk"),
     "saelens-gated": lambda f, g: seeds.saelens(f, g, "gated"),
     "gemmascope": seeds.gemmascope,
+    "gemmascope2": seeds.gemmascope2,
     "sparsify": seeds.sparsify,
     "dictionary_learning": seeds.dictionary_learning,
     "openai": seeds.openai,
@@ -171,6 +192,7 @@ OTHER_SEEDS = {
     "labels-csv": (seeds.labels_csv, use_labels),
     "corpus-jsonl": (seeds.corpus_jsonl, use_corpus),
     "corpus-txt": (seeds.corpus_txt, use_corpus),
+    "settings": (seeds.settings, use_settings),
 }
 
 

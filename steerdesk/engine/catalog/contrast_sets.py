@@ -3,7 +3,7 @@ can be saved and applied to other texts."""
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +15,7 @@ from steerdesk.engine.catalog.store import atomic_write_json
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.reading import check_pool, text_activations
 from steerdesk.engine.reading import pool as pool_tokens
+from steerdesk.engine.userfiles import read_json_value
 
 
 @dataclass
@@ -54,26 +55,31 @@ class Classifier:
     @classmethod
     def load(cls, path: str | Path) -> Classifier:
         p = Path(path).expanduser()
-        try:
-            d = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{p}: no such classifier file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{p}: not a readable classifier JSON file ({exc})") from None
+        d = read_json_value(p, what="classifier file")
         if not isinstance(d, dict) or d.get("format") != cls.FORMAT:
             raise InputError(f"{p}: not a steerdesk classifier (format is not {cls.FORMAT!r})")
         try:
-            c = cls(names=list(d["names"]), features=[int(i) for i in d["features"]],
-                    weights=[float(w) for w in d["weights"]], center=[float(x) for x in d["center"]],
-                    scale=[float(x) for x in d["scale"]], bias=float(d["bias"]),
-                    pool=str(d.get("pool", "max")), d_sae=int(d.get("d_sae", 0)),
-                    sae=d.get("sae"), hook=d.get("hook"), accuracy=d.get("accuracy"),
-                    n=list(d.get("n", [])))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{p}: the classifier file is missing or has a bad field ({exc})") from None
+            c = cls(names=[str(x) for x in d["names"]],
+                    features=[_index(i) for i in d["features"]],
+                    weights=[_finite(w) for w in d["weights"]],
+                    center=[_finite(x) for x in d["center"]],
+                    scale=[_finite(x) for x in d["scale"]], bias=_finite(d["bias"]),
+                    pool=str(d.get("pool", "max")), d_sae=_index(d.get("d_sae", 0)),
+                    sae=d.get("sae") if isinstance(d.get("sae"), str) else None,
+                    hook=d.get("hook") if isinstance(d.get("hook"), str) else None,
+                    accuracy=_finite(d["accuracy"]) if d.get("accuracy") is not None else None,
+                    n=[_index(x) for x in d.get("n", [])])
+        except KeyError as exc:
+            raise InputError(f"{p}: the classifier file has no field {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{p}: the classifier file has a bad value ({exc})") from None
         if not (len(c.features) == len(c.weights) == len(c.center) == len(c.scale)) or len(c.names) != 2:
             raise InputError(f"{p}: features, weights, center and scale must have the same length, "
                              "and names two entries")
+        if any(not s > 0 for s in c.scale):
+            raise InputError(f"{p}: every scale must be above 0 (the features' spread)")
+        if c.d_sae and any(i >= c.d_sae for i in c.features):
+            raise InputError(f"{p}: a feature index is beyond the classifier's d_sae ({c.d_sae})")
         return c
 
     def score_vectors(self, pooled: torch.Tensor) -> torch.Tensor:
@@ -135,6 +141,18 @@ def _fit_logistic(z: torch.Tensor, y: torch.Tensor, l2: float = 1e-2, steps: int
             loss.backward()
             opt.step()
     return w.detach(), float(b.detach())
+
+
+def _finite(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{value!r:.30} is not a finite number")
+    return float(value)
+
+
+def _index(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r:.30} is not a whole number >= 0")
+    return value
 
 
 def contrast(session, texts_a: Sequence[str], texts_b: Sequence[str], top: int = 20,

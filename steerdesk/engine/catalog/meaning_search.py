@@ -5,7 +5,6 @@ cached beside the catalog."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import torch
 
 from steerdesk.engine.catalog.store import atomic_save_npy, atomic_write_json
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.userfiles import check_file, read_json_value
 
 EMBED_MODEL = "all-MiniLM-L6-v2"
 EMBED_FILE = "label_embeddings.npy"
@@ -73,14 +73,16 @@ def _label_embeddings(catalog) -> np.ndarray:
     hashes = [hashlib.sha1(s.encode("utf-8")).hexdigest()[:16] if s else "" for s in labels]
     emb = None
     old_hashes: list[str] = []
-    try:
-        info = json.loads((folder / EMBED_INFO).read_text(encoding="utf-8"))
-        if info.get("model") == EMBED_MODEL and len(info.get("hashes", [])) == len(labels):
-            emb = np.load(folder / EMBED_FILE).astype(np.float32)
-            old_hashes = info["hashes"]
-            if emb.shape != (len(labels), 384):
+    try:   # a cache: anything wrong with it means it is rebuilt, never an error
+        info = read_json_value(folder / EMBED_INFO) if (folder / EMBED_INFO).exists() else {}
+        hashes_then = info.get("hashes") if isinstance(info, dict) else None
+        if isinstance(hashes_then, list) and info.get("model") == EMBED_MODEL \
+                and len(hashes_then) == len(labels):
+            emb = np.load(check_file(folder / EMBED_FILE), allow_pickle=False).astype(np.float32)
+            old_hashes = [h if isinstance(h, str) else "" for h in hashes_then]
+            if emb.shape != (len(labels), 384) or not np.isfinite(emb).all():
                 emb, old_hashes = None, []
-    except (OSError, ValueError, json.JSONDecodeError):
+    except (InputError, OSError, ValueError, SyntaxError, TypeError):
         emb = None
     if emb is None:
         emb = np.zeros((len(labels), 384), dtype=np.float32)
@@ -94,7 +96,7 @@ def _label_embeddings(catalog) -> np.ndarray:
         try:
             atomic_save_npy(folder / EMBED_FILE, emb.astype(np.float16))
             atomic_write_json(folder / EMBED_INFO, {"model": EMBED_MODEL, "hashes": hashes})
-        except OSError:
+        except (OSError, InputError):
             pass            # a read-only catalog (an installed pack): keep them in memory only
     return emb
 

@@ -33,7 +33,7 @@ from steerdesk.engine.catalog.validate import (
 )
 from steerdesk.engine.config_fields import want_int
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.userfiles import check_file, is_regular_file, one_line, read_json_value
+from steerdesk.engine.userfiles import check_file, one_line, read_json_value
 
 FORMAT = "steerdesk-catalog"
 VERSION = 1
