@@ -86,7 +86,6 @@ def planted(cat_model_dir, tmp_path_factory):
     from steerdesk.engine.sae.fmt_saelens import save_saelens
     from steerdesk.engine.session import open_session
 
-    torch.set_num_threads(1)
     probe = open_session(cat_model_dir, make_sae_tensors_dir(tmp_path_factory), device="cpu",
                          dtype="float32")
     tok = probe.tokenizer
