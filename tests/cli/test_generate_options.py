@@ -4,13 +4,13 @@ called directly with what each option should mean."""
 import json
 
 import pytest
+from tiny import make_model, make_sae
 
 from steerdesk.cli.main import main
 from steerdesk.engine.catalog import features_on_text
 from steerdesk.engine.generation import GenerationRequest, encode_prompt, generate
 from steerdesk.engine.session import open_session
 from steerdesk.engine.steering import FeatureSteer, SteeringSpec
-from tiny import make_model, make_sae
 
 PROMPT = "the quick brown"
 N = 5

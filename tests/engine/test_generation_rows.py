@@ -10,8 +10,14 @@ import pytest
 import torch
 
 from steerdesk.engine import generation
-from steerdesk.engine.generation import (DoneEvent, GenerationRequest, IncrementalText,
-                                         StepEvent, generate, stream)
+from steerdesk.engine.generation import (
+    DoneEvent,
+    GenerationRequest,
+    IncrementalText,
+    StepEvent,
+    generate,
+    stream,
+)
 from steerdesk.engine.steering import FeatureSteer, SteeringSpec
 
 PROMPT = "hello world, the"

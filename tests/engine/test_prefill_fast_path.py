@@ -8,6 +8,7 @@ import logging
 import pytest
 import torch
 from hooking import module_hook
+from tiny import FAMILIES, make_model, make_sae
 
 from steerdesk.engine import generation
 from steerdesk.engine.generation import PREFILL, GenerationRequest, generate
@@ -16,7 +17,6 @@ from steerdesk.engine.models import load_model
 from steerdesk.engine.sae import load_sae
 from steerdesk.engine.session import attach_sae
 from steerdesk.engine.steering import FeatureSteer, SteeringSpec
-from tiny import FAMILIES, make_model, make_sae
 
 HOOKS = ("blocks.1.hook_resid_post", "blocks.1.hook_mlp_out", "blocks.1.hook_resid_pre",
          "blocks.1.hook_attn_out")

@@ -12,13 +12,13 @@ import math
 import pytest
 import torch
 from hooking import installed, module_hook
+from tiny import make_sae_tensors
 
 from steerdesk.engine.generation import GenerationRequest, generate
 from steerdesk.engine.hooks import resolve_hook
 from steerdesk.engine.sae.base import SAE, SAEConfig
 from steerdesk.engine.session import attach_sae
 from steerdesk.engine.steering import FeatureSteer, SteeringSpec
-from tiny import make_sae_tensors
 
 ARCHS = ("relu", "jumprelu", "gated", "topk")
 NORMS = ("none", "scale", "layer_norm", "constant_norm_rescale")
@@ -132,6 +132,19 @@ def test_encode_subset_and_encode_follow_the_definition(arch, norm, apply_b_dec)
         assert ((xs @ t["W_enc"] + t["b_enc"] > 0).sum(-1) > K).any()
 
 
+def test_topk_never_reports_a_negative_activation():
+    """Top-k of the pre-activations, then ReLU: where fewer than k are positive, the rest of
+    the k are 0, not negative."""
+    t = _tensors("topk")
+    t["b_enc"] = t["b_enc"] - 2.0
+    sae, ref = _sae("topk", "layer_norm", t), Ref("topk", "layer_norm", t)
+    x = torch.randn(4, 6, D, generator=torch.Generator().manual_seed(8))
+    assert ((ref.pre(x) @ t["W_enc"] + t["b_enc"] > 0).sum(-1) < K).any()
+    acts = sae.encode(x)
+    assert (acts >= 0).all()
+    _close(acts, ref.encode(x))
+
+
 @pytest.mark.parametrize("norm", NORMS)
 def test_decoder_rows_are_one_unit_of_a_feature_in_model_space(norm):
     t = _tensors("relu")
@@ -151,8 +164,9 @@ def test_decoder_rows_are_one_unit_of_a_feature_in_model_space(norm):
 # ---- steering in a model: what the next block receives ----------------------------------
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory):
-    from steerdesk.engine.models import load_model
     from tiny import make_model
+
+    from steerdesk.engine.models import load_model
 
     return load_model(make_model(tmp_path_factory.mktemp("kinds"), "llama", d=D, layers=2),
                       device="cpu")
@@ -202,7 +216,7 @@ def test_add_clamp_and_ablate_reach_the_next_block_as_defined(lm, arch, norm):
     s_add, target, s_mix = 3.0, 4.0, -2.0
     variants = [SteeringSpec([FeatureSteer(i, s_add, "add")]),
                 SteeringSpec([FeatureSteer(i, target, "clamp")]),
-                SteeringSpec([FeatureSteer(j, 0.0, "ablate")]),
+                SteeringSpec([FeatureSteer(j, 7.0, "ablate")]),   # a strength means nothing
                 SteeringSpec([FeatureSteer(j, s_mix, "add"), FeatureSteer(i, target, "clamp")])]
     steer = [lambda x: x,
              lambda x: ref.add(x, i, s_add),

@@ -4,13 +4,13 @@ norm and the unembedding, and max / mean pooling of activations over a text."""
 import pytest
 import torch
 from hooking import installed
+from tiny import make_model, make_sae
 
 from steerdesk.engine.catalog import Catalog, contrast, features_on_text
 from steerdesk.engine.catalog.build import logit_effects
 from steerdesk.engine.models import load_model
 from steerdesk.engine.sae import load_sae
 from steerdesk.engine.session import attach_sae
-from tiny import make_model, make_sae
 
 N = 5
 
@@ -84,7 +84,8 @@ def _acts_by_hand(session, text):
     seen = []
     with installed(session.hook, lambda h: seen.append(h.detach().clone())), torch.no_grad():
         session.model(input_ids=torch.tensor([ids]))
-    assert session.sae.cfg.architecture == "relu" and session.sae.cfg.normalize_activations == "none"
+    cfg = session.sae.cfg
+    assert cfg.architecture == "relu" and cfg.normalize_activations == "none"
     acts = torch.relu((seen[0][0] - t["b_dec"]) @ t["W_enc"] + t["b_enc"])
     keep = torch.tensor([i not in session.tokenizer.all_special_ids for i in ids])
     return acts, keep
