@@ -54,6 +54,10 @@ MUTATIONS: list[Mutation] = [
     M("steer-adds-do-not-sum", "steering", ST,
       "adds[(r, f.index)] = adds.get((r, f.index), 0.0) + s", "adds[(r, f.index)] = s",
       (STEER,), "the same feature twice in a variant keeps only the last strength"),
+    M("steer-first-clamp-wins", "steering", ST,
+      "clamps[(r, f.index)] = s  # the last clamp of a feature in a variant wins",
+      "clamps.setdefault((r, f.index), s)", (KINDS,),
+      "a preset that clamps a feature twice keeps the first value"),
     M("steer-clamp-delta-sign", "steering", ST,
       "delta = (self.clamp_target.unsqueeze(1) - current) * self.clamp_mask.unsqueeze(1)",
       "delta = (self.clamp_target.unsqueeze(1) + current) * self.clamp_mask.unsqueeze(1)",
@@ -131,6 +135,10 @@ MUTATIONS: list[Mutation] = [
       "return xc / (std + LAYER_NORM_EPS), NormState(std, mu)",
       "return xc / (std + LAYER_NORM_EPS), NormState(std, 0.0)", (KINDS,),
       "layer_norm SAEs decode without the mean"),
+    M("sae-layer-norm-no-eps", "sae", SAE,
+      "return xc / (std + LAYER_NORM_EPS), NormState(std, mu)",
+      "return xc / std, NormState(std, mu)", (KINDS,),
+      "quiet vectors (near BOS) encode differently from SAELens"),
     M("sae-subset-not-normalised", "sae", SAE,
       "        xn, _ = self.normalise(x)\n        xs = self._sae_input(xn)\n        W = ",
       "        xn = x\n        xs = self._sae_input(xn)\n        W = ", (KINDS,),
@@ -170,6 +178,9 @@ MUTATIONS: list[Mutation] = [
       "return tokens, logprobs.gather(1, tokens.unsqueeze(1)).squeeze(1)",
       "return tokens, torch.log_softmax(scores, -1).gather(1, tokens.unsqueeze(1)).squeeze(1)",
       (SAMPLING,), "probabilities shown are of the filtered, penalised scores"),
+    M("sample-greedy-ignores-penalty", "sampling", G, "tokens = scores.argmax(dim=-1)",
+      "tokens = logits.argmax(dim=-1)", (SAMPLING,),
+      "the repetition penalty does nothing at temperature 0"),
 
     # ---- stopping and text -------------------------------------------------------------
     M("stop-when-any-row-ends", "stopping", G, "if all(finished):", "if any(finished):",
@@ -204,6 +215,13 @@ MUTATIONS: list[Mutation] = [
       "self.cache_arg = \"cache\" if \"cache\" in params else \"past_key_values\"",
       "self.cache_arg = \"past_key_values\"", (ROWS,),
       "a FutureWarning at every decoding step on transformers 5.2x"),
+    M("forward-logits-for-every-prompt-position", "prefill", G,
+      "self.keep = {\"logits_to_keep\": 1} if \"logits_to_keep\" in params else {}",
+      "self.keep = {}", PREFILL, "the prompt's pass computes [rows, prompt, vocab] logits"),
+    M("hook-resid-pre-read-as-output", "prefill", "steerdesk/engine/hooks.py",
+      "return HookPoint(name, b, \"input\", layer, f\"input of {path}[{layer}]\")",
+      "return HookPoint(name, b, \"output\", layer, f\"input of {path}[{layer}]\")",
+      ("tests/engine/test_hooks.py",), "resid_pre SAEs read the block's output"),
 
     # ---- catalog values ----------------------------------------------------------------
     M("catalog-promoted-without-final-norm", "catalog", "steerdesk/engine/catalog/build.py",
@@ -220,6 +238,10 @@ MUTATIONS: list[Mutation] = [
       "return a.max(dim=0).values", (CAT_VALUES,), "ranking by mean ranks by max"),
     M("catalog-pool-counts-special-tokens", "catalog", "steerdesk/engine/catalog/search.py",
       "    a = acts[keep]\n", "    a = acts\n", (CAT_VALUES,), "BOS activations are evidence"),
+    M("catalog-mean-over-all-tokens", "catalog", "steerdesk/engine/catalog/build.py",
+      "\"mean_act\": (acc.total.cpu() / on.clamp_min(1).double()).float(),",
+      "\"mean_act\": (acc.total.cpu() / max(1, tokens_seen)).float(),", (CAT_VALUES,),
+      "the catalog's mean counts the tokens where a feature is off"),
 
     # ---- CLI options -------------------------------------------------------------------
     M("cli-mode-ignored", "cli", "steerdesk/cli/generate.py",

@@ -152,3 +152,12 @@ def test_the_widened_input_is_a_real_tensor_not_a_stride_0_view():
         handle.remove()
     assert seen[0].shape == (3, 2, 4) and seen[0].is_contiguous()
     seen[0].view(-1, 4)    # what GPT-2's Conv1D does with its input
+
+
+def test_the_prompt_pass_computes_logits_for_its_last_position_only(models, tmp_path):
+    session = _session(models, tmp_path, "llama", HOOKS[0])
+    widths = []
+    head = session.model.get_output_embeddings()
+    with module_hook(head, lambda m, args: widths.append(args[0].shape[1]), pre=True):
+        generate(session, GenerationRequest("the quick brown fox", VARIANTS, max_new_tokens=2))
+    assert widths and all(w == 1 for w in widths)

@@ -113,6 +113,8 @@ def test_encode_subset_and_encode_follow_the_definition(arch, norm, apply_b_dec)
     sae, ref = _sae(arch, norm, t, apply_b_dec=apply_b_dec), Ref(arch, norm, t, apply_b_dec)
     g = torch.Generator().manual_seed(2)
     x = torch.randn(3, 7, D, generator=g) * 3.0 + 0.4
+    # Quiet vectors too (a residual stream near BOS): there layer_norm's eps shows.
+    x[0] *= 1e-4
     want = ref.encode(x)
     on = (want > 0).float().mean().item()
     assert 0 < on < 1, "degenerate test data: every feature on, or none"
@@ -130,6 +132,18 @@ def test_encode_subset_and_encode_follow_the_definition(arch, norm, apply_b_dec)
         assert (gate_shut & (xs @ (t["W_enc"] * t["r_mag"].exp()) + t["b_mag"] > 0)).any()
     if arch == "topk":
         assert ((xs @ t["W_enc"] + t["b_enc"] > 0).sum(-1) > K).any()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_last_clamp_of_a_feature_in_a_variant_wins(arch):
+    from steerdesk.engine.steering import SteeringHook
+
+    t = _tensors(arch)
+    sae, ref = _sae(arch, "layer_norm", t), Ref(arch, "layer_norm", t)
+    hook = SteeringHook(sae, [SteeringSpec([FeatureSteer(3, 1.0, "clamp"),
+                                            FeatureSteer(3, 4.0, "clamp")])])
+    x = torch.randn(2, 5, D, generator=torch.Generator().manual_seed(9))
+    _close(hook(x)[1], ref.clamp(x[1], 3, 4.0))
 
 
 def test_topk_never_reports_a_negative_activation():

@@ -121,3 +121,20 @@ def test_contrast_means_are_means_of_the_pooled_values(cat_session, pool):
     for f in result.features:
         assert f.mean_a == pytest.approx(float(xa[:, f.index].mean()), rel=1e-4, abs=1e-6)
         assert f.mean_b == pytest.approx(float(xb[:, f.index].mean()), rel=1e-4, abs=1e-6)
+
+
+def test_the_catalogs_mean_is_over_the_tokens_where_a_feature_fires(built):
+    from catalog_texts import TEXTS
+    from safetensors.torch import load_file
+
+    session, folder = built
+    stats = load_file(str(folder / "stats.safetensors"))
+    total, on = torch.zeros(session.sae.d_sae), torch.zeros(session.sae.d_sae)
+    for item in TEXTS:
+        acts, keep = _acts_by_hand(session, item["text"])
+        a = acts[keep]
+        total += a.sum(0)
+        on += (a > 0).sum(0)
+    assert on.min() < on.max()        # features fire on different numbers of tokens
+    want = total / on.clamp_min(1)
+    assert stats["mean_act"].tolist() == pytest.approx(want.tolist(), rel=1e-4, abs=1e-6)
