@@ -10,6 +10,8 @@ difference between them comes from steering alone.
 
 from __future__ import annotations
 
+import inspect
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +22,8 @@ import torch
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.session import Session
 from steerdesk.engine.steering import SteeringHook, SteeringSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,17 +91,34 @@ Event = PromptEvent | StepEvent | DoneEvent
 CancelCheck = Callable[[], bool]
 
 
-def _last_logits_only(model) -> dict:
-    """`logits_to_keep=1` where the model's forward takes it: the prompt's pass then computes
-    logits for its last position only, not [rows, prompt, vocab] (as transformers' generate
-    does). For Llama 3.2 1B that is a fifth of the prompt's compute and 128k floats a token."""
-    try:
-        import inspect
+class _Forward:
+    """The model's forward pass as generation calls it, written once for every transformers
+    release steerdesk takes: the KV cache goes in and comes out as `cache` where the forward
+    takes that name (transformers 5.2x renamed `past_key_values`, which now warns on every
+    call) and as `past_key_values` before. The prompt's pass asks for its last position's
+    logits only (`logits_to_keep=1`) where the forward takes it, as transformers' generate
+    does: for Llama 3.2 1B that is a fifth of the prompt's compute and 128k floats a token."""
 
-        params = inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return {}
-    return {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+    def __init__(self, model):
+        self.model = model
+        try:
+            params = inspect.signature(model.forward).parameters
+        except (TypeError, ValueError):
+            params = {}
+        self.cache_arg = "cache" if "cache" in params else "past_key_values"
+        self.keep = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+
+    def __call__(self, input_ids: torch.Tensor, cache=None, *, prompt: bool = False):
+        """(cache, last logits [rows, vocab]) after feeding `input_ids` on top of `cache`."""
+        kwargs = dict(self.keep) if prompt else {}
+        if cache is not None:
+            kwargs[self.cache_arg] = cache
+        with torch.inference_mode():
+            out = self.model(input_ids=input_ids, use_cache=True, **kwargs)
+        new = out.get("cache")
+        if new is None:  # outputs of transformers before the rename
+            new = out.get("past_key_values")
+        return new, out.logits[:, -1, :]
 
 
 def _widening(hook: SteeringHook, rows: int) -> Callable[[torch.Tensor], torch.Tensor | None]:
@@ -114,12 +135,17 @@ def _widening(hook: SteeringHook, rows: int) -> Callable[[torch.Tensor], torch.T
 def _widen_input(module: torch.nn.Module, rows: int):
     """A pre-hook, ahead of all others, that widens the one-row input of the hooked module to
     all rows: the rows are the same up to there, and differ from there on."""
+    def wide(t: torch.Tensor) -> torch.Tensor:
+        # A real copy, not an expanded view: modules may .view() their input (GPT-2's MLP
+        # does), which a stride-0 batch dimension cannot take.
+        return t.expand(rows, *t.shape[1:]).contiguous()
+
     def pre(mod, args, kwargs):
         if args and isinstance(args[0], torch.Tensor) and args[0].shape[0] == 1:
-            return (args[0].expand(rows, *args[0].shape[1:]), *args[1:]), kwargs
+            return (wide(args[0]), *args[1:]), kwargs
         h = kwargs.get("hidden_states")
         if isinstance(h, torch.Tensor) and h.shape[0] == 1:
-            return args, {**kwargs, "hidden_states": h.expand(rows, *h.shape[1:])}
+            return args, {**kwargs, "hidden_states": wide(h)}
         return None
     return module.register_forward_pre_hook(pre, with_kwargs=True, prepend=True)
 
@@ -146,7 +172,33 @@ def _widen_cache(past, rows: int) -> bool:
     return True
 
 
-def _prefill(model, prompt: torch.Tensor, rows: int, shared: bool,
+@dataclass
+class PrefillCounts:
+    """How the prompt passes of this process went: `shared` used the one-row pass, `fallbacks`
+    wanted it and fell back to the plain pass with every row (the reason of the last one is in
+    `last_fallback`, and each is logged). Read by tests and diagnostics."""
+
+    shared: int = 0
+    fallbacks: int = 0
+    last_fallback: str | None = None
+
+
+PREFILL = PrefillCounts()
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _fell_back(model, reason: str) -> None:
+    PREFILL.fallbacks += 1
+    PREFILL.last_fallback = reason
+    key = (type(model).__name__, reason)
+    # A warning once per model class and reason; the same again is only worth a debug line.
+    level = logging.DEBUG if key in _WARNED else logging.WARNING
+    _WARNED.add(key)
+    log.log(level, "shared prompt pass not used for %s (%s): the prompt runs once per row",
+            type(model).__name__, reason)
+
+
+def _prefill(forward: _Forward, prompt: torch.Tensor, rows: int, shared: bool,
              widen_at: torch.nn.Module | None = None):
     """The prompt's forward pass: (cache, last logits [rows, vocab]).
 
@@ -156,24 +208,26 @@ def _prefill(model, prompt: torch.Tensor, rows: int, shared: bool,
     module's input is widened to all rows (`widen_at`); where it is not (positions="generated"),
     the whole pass runs one row. The one-row cache layers are then repeated to all rows. Models
     whose cache is of another kind, or that do not take a wider batch mid-pass, get the plain
-    pass with every row."""
-    keep = _last_logits_only(model)
+    pass with every row, and the reason is logged and counted in `PREFILL`."""
     if shared and rows > 1:
         widen = _widen_input(widen_at, rows) if widen_at is not None else None
         try:
-            with torch.inference_mode():
-                out = model(input_ids=prompt[:1], use_cache=True, **keep)
-            logits = out.logits[:, -1, :]
-            if logits.shape[0] in (1, rows) and _widen_cache(out.past_key_values, rows):
-                return out.past_key_values, logits.expand(rows, -1)
-        except (RuntimeError, ValueError, IndexError):
-            pass  # a model that cannot go on wider than it started: the plain pass below
+            past, logits = forward(prompt[:1], prompt=True)
+            if logits.shape[0] not in (1, rows):
+                reason = f"the one-row pass gave {logits.shape[0]} rows of logits"
+            elif not _widen_cache(past, rows):
+                reason = f"a cache of kind {type(past).__name__} that cannot be widened"
+            else:
+                PREFILL.shared += 1
+                return past, logits.expand(rows, -1)
+        except (RuntimeError, ValueError, IndexError) as exc:
+            # A model that cannot go on wider than it started: the plain pass below.
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         finally:
             if widen is not None:
                 widen.remove()
-    with torch.inference_mode():
-        out = model(input_ids=prompt, use_cache=True, **keep)
-    return out.past_key_values, out.logits[:, -1, :]
+        _fell_back(forward.model, reason)
+    return forward(prompt, prompt=True)
 
 
 def encode_prompt(tokenizer, prompt: str, chat: bool) -> tuple[list[int], bool]:
@@ -286,7 +340,8 @@ def stream(session: Session, request: GenerationRequest,
     n_watch, k = len(request.watch), hook.top_k
     try:
         prompt = torch.tensor([ids], dtype=torch.long, device=device).expand(rows, -1)
-        past, logits = _prefill(model, prompt, rows, shared=handle is not None,
+        forward = _Forward(model)
+        past, logits = _prefill(forward, prompt, rows, shared=handle is not None,
                                 widen_at=(session.hook.module if hook.steers_now
                                           else None))
         hook.in_prefill = False
@@ -309,9 +364,7 @@ def stream(session: Session, request: GenerationRequest,
                 reason = "cancelled"
                 break
             if pending is not None:
-                with torch.inference_mode():
-                    out = model(input_ids=pending.unsqueeze(1), past_key_values=past, use_cache=True)
-                past, logits = out.past_key_values, out.logits[:, -1, :]
+                past, logits = forward(pending.unsqueeze(1), past)
                 pending = None
             tokens, logprobs = sampler(logits)
             token_list = tokens.tolist()
@@ -320,9 +373,7 @@ def stream(session: Session, request: GenerationRequest,
             feed = tokens.clone()
             if need_forward and hook.reads:
                 # The event reports this token's activations, which its forward pass computes.
-                with torch.inference_mode():
-                    out = model(input_ids=feed.unsqueeze(1), past_key_values=past, use_cache=True)
-                past, logits = out.past_key_values, out.logits[:, -1, :]
+                past, logits = forward(feed.unsqueeze(1), past)
             elif need_forward:
                 # Nothing to read: show the token first, compute the next one after.
                 pending = feed

@@ -3,10 +3,10 @@
 import json
 
 import pytest
-import torch
-from steerdesk.testing.tiny import make_model, make_sae
+from threads import torch_threads
 
 from steerdesk.cli import main as cli_main
+from steerdesk.testing.tiny import make_model, make_sae
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -15,10 +15,8 @@ def with_our_subcommands():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(cli_main, "SUBCOMMANDS",
                    tuple(dict.fromkeys(cli_main.SUBCOMMANDS + ("features", "catalog"))))
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        yield
-        torch.set_num_threads(before)
+        with torch_threads(1):
+            yield
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +43,6 @@ def run(capsys, *args):
 @pytest.fixture(scope="module")
 def built(pair, tmp_path_factory):
     model, sae, corpus = pair
-    torch.set_num_threads(1)
     code = cli_main.main(["catalog", "build", "--model", str(model), "--sae", str(sae),
                           "--corpus", str(corpus), "--context", "32", "--json"])
     assert code == 0

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from hubstub import Repo, StandInHub, use_stand_in
-from tiny import make_model, make_sae
+
+from steerdesk.testing.tiny import make_model, make_sae
 
 NAME = "gpt2-small-res-jb:blocks.8.hook_resid_pre"
 

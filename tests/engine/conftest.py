@@ -15,7 +15,17 @@ def relu_sae_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def session(llama_dir, relu_sae_dir):
-    from steerdesk.engine.session import open_session
+def llama_lm(llama_dir):
+    from steerdesk.engine.models import load_model
 
-    return open_session(llama_dir, relu_sae_dir)
+    return load_model(llama_dir)
+
+
+@pytest.fixture
+def session(llama_lm, relu_sae_dir):
+    """A fresh session per test over one loaded model: what a test sets on it (max_acts, a
+    catalog) cannot leak into the next."""
+    from steerdesk.engine.sae import load_sae
+    from steerdesk.engine.session import attach_sae
+
+    return attach_sae(llama_lm, load_sae(relu_sae_dir), sae_path=relu_sae_dir)

@@ -9,11 +9,11 @@ import copy
 
 import torch
 
-from tiny import make_model, make_sae
 from steerdesk.engine.hooks import resolve_hook
 from steerdesk.engine.models import load_model
 from steerdesk.engine.sae import load_sae
 from steerdesk.engine.session import apply_input_centring
+from steerdesk.testing.tiny import make_model, make_sae
 
 
 def centred_copy(model):

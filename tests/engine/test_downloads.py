@@ -11,8 +11,8 @@ import threading
 from collections import namedtuple
 
 import pytest
-
 from hubstub import Repo, StandInHub, use_stand_in
+
 from steerdesk.engine import downloads, pulls
 from steerdesk.engine.errors import Cancelled
 

@@ -2,10 +2,17 @@ import threading
 
 import pytest
 import torch
+from hooking import installed
 
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.generation import (DoneEvent, GenerationRequest, PromptEvent, StepEvent,
-                                         generate, stream)
+from steerdesk.engine.generation import (
+    DoneEvent,
+    GenerationRequest,
+    PromptEvent,
+    StepEvent,
+    generate,
+    stream,
+)
 from steerdesk.engine.steering import FeatureSteer, SteeringSpec
 
 PROMPT = "hello world, the"
@@ -74,8 +81,9 @@ def test_cancel_between_steps_from_another_thread(session):
     for event in stream(session, GenerationRequest(PROMPT, [], max_new_tokens=200), stop):
         events.append(event)
         if isinstance(event, StepEvent) and event.step == 2:
-            threading.Thread(target=stop.set).start()
-            threading.Event().wait(0.05)
+            setter = threading.Thread(target=stop.set)
+            setter.start()
+            setter.join()   # set before the next step is asked for, however slow the machine
     assert isinstance(events[0], PromptEvent) and isinstance(events[-1], DoneEvent)
     assert events[-1].reason == "cancelled"
     assert sum(isinstance(e, StepEvent) for e in events) == 3
@@ -86,10 +94,8 @@ def test_top_k_features_per_row_are_a_full_encode(session):
     top = result.rows[0].prompt_top_features[-1]
     assert len(top) == 5 and [v for _, v in top] == sorted((v for _, v in top), reverse=True)
     captured = []
-    handle = session.hook.register(lambda h: captured.append(h.clone()))
-    with torch.no_grad():
+    with installed(session.hook, lambda h: captured.append(h.clone())), torch.no_grad():
         session.model(input_ids=torch.tensor([result.prompt.token_ids]))
-    handle.remove()
     acts = session.sae.encode(captured[0][0, -1])
     assert [i for i, _ in top] == torch.topk(acts, 5).indices.tolist()
 

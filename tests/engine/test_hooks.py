@@ -1,5 +1,8 @@
+from contextlib import ExitStack
+
 import pytest
 import torch
+from hooking import installed
 
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.hooks import resolve_hook
@@ -7,14 +10,12 @@ from steerdesk.engine.hooks import resolve_hook
 
 def _capture(model, names, ids):
     seen = {}
-    handles = []
-    for name in names:
-        point = resolve_hook(model, name)
-        handles.append(point.register(lambda h, name=name: seen.__setitem__(name, h.clone())))
-    with torch.no_grad():
-        model(input_ids=ids)
-    for h in handles:
-        h.remove()
+    with ExitStack() as stack:
+        for name in names:
+            stack.enter_context(installed(resolve_hook(model, name),
+                                          lambda h, name=name: seen.__setitem__(name, h.clone())))
+        with torch.no_grad():
+            model(input_ids=ids)
     return seen
 
 
@@ -37,10 +38,9 @@ def test_a_hook_that_returns_a_tensor_changes_what_the_model_carries(session):
     ids = torch.tensor([[0, 5, 9]])
     with torch.no_grad():
         plain = session.model(input_ids=ids).logits
-    handle = resolve_hook(session.model, "blocks.1.hook_resid_pre").register(lambda h: h * 0)
-    with torch.no_grad():
+    with installed(resolve_hook(session.model, "blocks.1.hook_resid_pre"), lambda h: h * 0), \
+            torch.no_grad():
         zeroed = session.model(input_ids=ids).logits
-    handle.remove()
     assert not torch.allclose(plain, zeroed)
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tiny import make_model
 from steerdesk.engine import placement
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.placement import Placement, decide, weights_bytes
+from steerdesk.testing.tiny import make_model
 
 GB = 10**9
 CUDA = torch.device("cuda:0")
@@ -44,7 +44,7 @@ def test_weights_bytes_rescales_the_stored_dtype(tmp_path):
 def test_split_load_path_generates(tmp_path, monkeypatch):
     from steerdesk.engine.generation import GenerationRequest, generate
     from steerdesk.engine.session import open_session
-    from tiny import make_sae
+    from steerdesk.testing.tiny import make_sae
 
     folder = make_model(tmp_path / "m", "llama", d=32, layers=3)
     sae = make_sae(tmp_path / "sae", d_in=32, d_sae=48, hook="blocks.1.hook_resid_post")

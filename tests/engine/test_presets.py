@@ -5,8 +5,14 @@ import stat
 import pytest
 
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.presets import (Preset, PresetFeature, find_preset, list_presets,
-                                      load_preset, save_preset)
+from steerdesk.engine.presets import (
+    Preset,
+    PresetFeature,
+    find_preset,
+    list_presets,
+    load_preset,
+    save_preset,
+)
 
 
 def _preset():

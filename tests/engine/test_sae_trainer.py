@@ -33,12 +33,13 @@ def test_collect_skips_first_position_and_separators(llama_dir):
     assert kept.tolist() == [5, 6, 7, 8]
     assert acts.shape == (4, lm.model.config.hidden_size)
     # the captured rows are the hook's output at those positions
+    from hooking import installed
+
     from steerdesk.engine.hooks import resolve_hook
     seen = []
-    handle = resolve_hook(lm.model, HOOK).register(lambda h: seen.append(h.detach()))
-    with torch.inference_mode():
+    with installed(resolve_hook(lm.model, HOOK), lambda h: seen.append(h.detach())), \
+            torch.inference_mode():
         lm.model(input_ids=ids)
-    handle.remove()
     assert torch.allclose(acts, seen[0][0, [1, 2, 4, 5]].float(), atol=1e-6)
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from hooking import installed, module_hook
 
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.generation import GenerationRequest, generate
@@ -13,12 +14,8 @@ PROMPT = "the quick brown fox"
 
 def _logprobs_with_manual_hook(session, ids, fn):
     """Next-token log-probs of a full (cache-free) forward with `fn` applied at the SAE's hook."""
-    handle = resolve_hook(session.model, session.hook.name).register(fn)
-    try:
-        with torch.no_grad():
-            logits = session.model(input_ids=torch.tensor([ids]), use_cache=False).logits[0]
-    finally:
-        handle.remove()
+    with installed(resolve_hook(session.model, session.hook.name), fn), torch.no_grad():
+        logits = session.model(input_ids=torch.tensor([ids]), use_cache=False).logits[0]
     return torch.log_softmax(logits.float(), dim=-1)
 
 
@@ -55,18 +52,13 @@ def test_clamp_keeps_the_error_term_and_reads_the_set_value(session):
     captured, before = [], []
     # Before: a hook on the SAE's module that runs ahead of the steering hook. After: the next
     # block's input, which is what the model carries on with.
-    pre = session.hook.module.register_forward_hook(
-        lambda m, a, out: before.append((out[0] if isinstance(out, tuple) else out).clone()),
-        prepend=True)
-    probe = resolve_hook(session.model, "blocks.2.hook_resid_pre").register(
-        lambda h: captured.append(h.clone()))
-    try:
+    with module_hook(session.hook.module, lambda m, a, out: before.append(
+            (out[0] if isinstance(out, tuple) else out).clone()), prepend=True), \
+            installed(resolve_hook(session.model, "blocks.2.hook_resid_pre"),
+                      lambda h: captured.append(h.clone())):
         result = generate(session, GenerationRequest(
             PROMPT, [SteeringSpec([FeatureSteer(i, target, "clamp")])], max_new_tokens=4,
             watch=[i, 2]))
-    finally:
-        probe.remove()
-        pre.remove()
     assert len(before) == len(captured) == 1 + 4
     for h_in, h_out in zip(before, captured):
         x = h_in[1]  # the steered row, before and after the intervention

@@ -10,10 +10,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 @pytest.fixture(scope="module")
 def fuzz_catalog(tmp_path_factory):
     """A real catalog, built by the real builder on a tiny model, to mutate."""
-    from tiny import TEXT, make_model, make_sae
-
     from steerdesk.engine.catalog import build_catalog
     from steerdesk.engine.session import open_session
+    from steerdesk.testing.tiny import TEXT, make_model, make_sae
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -2,6 +2,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from pocket_fixtures import tiny_documents
 
 from steerdesk.pocket.token_streams import (
     BalancedWindowSampler,
@@ -11,8 +12,6 @@ from steerdesk.pocket.token_streams import (
     save_streams,
 )
 from steerdesk.pocket.tokenizer import load_tokenizer
-
-from pocket_fixtures import tiny_documents
 
 
 def test_streams_pack_documents_each_starting_with_eot(tiny_tokenizer_dir):

@@ -1,10 +1,9 @@
 import json
 
 import pytest
+from pocket_fixtures import tiny_documents
 
 from steerdesk.pocket.tokenizer import EOT, balanced_texts, load_tokenizer
-
-from pocket_fixtures import tiny_documents
 
 
 def test_hf_tokenizer_prepends_bos_and_round_trips(tiny_tokenizer_dir):

@@ -2,13 +2,12 @@ import json
 import math
 
 import pytest
+from pocket_fixtures import tiny_documents
 
 from steerdesk.pocket.model_shape import ModelShape, count_parameters
 from steerdesk.pocket.token_streams import encode_by_language
 from steerdesk.pocket.tokenizer import EOT, load_tokenizer
 from steerdesk.pocket.train_model import TrainSettings, _State, learning_rate, train
-
-from pocket_fixtures import tiny_documents
 
 TINY_SHAPE = dict(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, context_length=16)
 

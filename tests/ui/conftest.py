@@ -2,7 +2,8 @@
 fresh config folder per test, and a window with that pair open."""
 
 import pytest
-from tiny import make_model, make_sae
+
+from steerdesk.testing.tiny import make_model, make_sae
 
 
 @pytest.fixture(scope="session")
@@ -82,10 +83,9 @@ def window(make_window, qtbot, ui_session, ui_model_dir, ui_sae_dir):
 @pytest.fixture(scope="session")
 def ui_catalog_sae_dir(tmp_path_factory, ui_model_dir):
     """The same kind of SAE with a catalog built beside it from a few sentences."""
-    from tiny import TEXT
-
     from steerdesk.engine.catalog import build_catalog
     from steerdesk.engine.session import open_session
+    from steerdesk.testing.tiny import TEXT
 
     folder = make_sae(tmp_path_factory.mktemp("ui_cat_sae"), d_in=32, d_sae=64, arch="relu",
                       hook="blocks.0.hook_resid_post")

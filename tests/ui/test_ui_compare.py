@@ -1,5 +1,7 @@
 """Drive the window as a user would: search, add a feature, move its slider, generate, stop."""
 
+import math
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -21,7 +23,19 @@ def add_feature_by_search(window, qtbot, index: int):
     return next(iter(window.panel.rows.values()))
 
 
-def run_to_end(window, qtbot, timeout=20000):
+def agreeing_prefix(shown, reference) -> int:
+    """How many tokens the window's row (generated on the worker thread) shares with a
+    reference generated on this thread. The threads use different torch thread counts, so
+    their floats may differ in the last bits; that may only ever flip a near-tie."""
+    for n, (got, ref) in enumerate(zip(shown, reference)):
+        if got.token_id != ref.token_id:
+            assert got.prob == pytest.approx(math.exp(ref.logprob), abs=1e-3), (n, got, ref)
+            return n
+    assert len(shown) == len([t for t in reference if not t.finished])
+    return len(shown)
+
+
+def run_to_end(window, qtbot, timeout=60000):
     with qtbot.waitSignal(window.generation_finished, timeout=timeout) as blocker:
         qtbot.mouseClick(window.compare.generate_button, Qt.LeftButton)
     return blocker.args[0]
@@ -42,8 +56,9 @@ def test_search_add_slide_generate(window, qtbot, ui_session):
 
     # The baseline column is what the engine generates with no steering at all.
     base = generate(ui_session, GenerationRequest(PROMPT, max_new_tokens=12))
-    assert cols[0].text() == base.rows[0].text
-    assert cols[0].view.toPlainText() == PROMPT + base.rows[0].text
+    assert cols[0].text() == record.rows[0].text
+    assert cols[0].view.toPlainText() == PROMPT + record.rows[0].text
+    agreeing_prefix(record.rows[0].tokens, base.rows[0].tokens)
     # A large strength changes the text.
     assert cols[1].text() != cols[0].text()
 
@@ -53,11 +68,12 @@ def test_search_add_slide_generate(window, qtbot, ui_session):
                                                  watch=[12], top_k_features=8))
     for r in (0, 1):
         _, ys = window.plots.activations.curves[(r, 12)].getData()
-        toks = [t for t in ref.rows[r].tokens if not t.finished]
-        assert len(ys) == len(record.rows[r].tokens) == len(toks)
+        assert len(ys) == len(record.rows[r].tokens)
+        n = agreeing_prefix(record.rows[r].tokens, ref.rows[r].tokens)
         # (float sums differ in the last bits between thread counts)
-        assert list(ys) == pytest.approx([t.activations[0] for t in toks], rel=1e-4, abs=1e-5)
-    assert cols[1].text() == ref.rows[1].text
+        assert list(ys[:n]) == pytest.approx([t.activations[0] for t in ref.rows[r].tokens[:n]],
+                                             rel=1e-4, abs=1e-5)
+    assert cols[1].text() == record.rows[1].text
     # The heatmap (drawn when its tab is shown) holds the steered row's top features.
     window.plots.setCurrentWidget(window.plots.heatmap)
     assert window.plots.heatmap.matrix.shape[0] == len(record.rows[1].tokens)
@@ -72,8 +88,8 @@ def test_stop_mid_run(window, qtbot):
     qtbot.keyClick(window.compare.prompt, Qt.Key_Return, Qt.ControlModifier)   # Ctrl+Enter
     assert window.compare.prompt.toPlainText() == PROMPT     # no newline typed
     qtbot.waitUntil(lambda: window.c.run is not None and len(window.c.run.rows[0].tokens) >= 3,
-                    timeout=10000)
-    with qtbot.waitSignal(window.generation_finished, timeout=3000) as blocker:
+                    timeout=60000)
+    with qtbot.waitSignal(window.generation_finished, timeout=60000) as blocker:
         qtbot.keyClick(window, Qt.Key_Escape)
     record = blocker.args[0]
     assert record.done.reason == "cancelled"
@@ -85,7 +101,7 @@ def test_generate_again_cancels_running(window, qtbot):
     window.compare.max_tokens.setValue(4000)
     qtbot.mouseClick(window.compare.generate_button, Qt.LeftButton)
     first = window.c.run
-    qtbot.waitUntil(lambda: len(first.rows[0].tokens) >= 2, timeout=10000)
+    qtbot.waitUntil(lambda: len(first.rows[0].tokens) >= 2, timeout=60000)
     window.compare.max_tokens.setValue(5)
     record = run_to_end(window, qtbot)
     assert record is not first and record.done.reason in ("length", "eos")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from tiny import TEXT, make_model, make_sae
+from steerdesk.testing.tiny import TEXT, make_model, make_sae
 
 
 @pytest.fixture

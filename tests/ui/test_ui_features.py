@@ -1,8 +1,6 @@
 """The feature list: instant search at 100k features, labels from a catalog, the empty
 state without one."""
 
-import time
-
 import numpy as np
 
 from steerdesk.ui.feature_source import FeatureSource
@@ -25,17 +23,15 @@ class FakeCatalog:
         return np.full(self.n, 0.01)
 
 
-def test_search_100k_features_is_instant(qapp):
+def test_search_100k_features(qapp):
+    """What search finds at 100k features (how fast: test_feature_search_benchmark.py)."""
     src = FeatureSource(120_000, FakeCatalog(120_000))
     model = FeatureTableModel()
     model.set_source(src)
     src.warm_up()            # the app does this on the worker thread when the SAE opens
     for query in ("golden bridge", "pyth", "weathr"):    # words, a prefix, a typo
-        t = time.perf_counter()
         rows = src.search(query)
         model.set_rows(rows)
-        elapsed = time.perf_counter() - t
-        assert elapsed < 0.3, query
         assert len(rows) > 0, query
     rows = src.search("golden bridge")
     model.set_rows(rows)
@@ -45,9 +41,7 @@ def test_search_100k_features_is_instant(qapp):
     from PySide6.QtCore import Qt
 
     model.set_rows(np.arange(120_000))
-    t = time.perf_counter()
     model.sort(2, Qt.DescendingOrder)                   # by max activation
-    assert time.perf_counter() - t < 1.0
     assert model.feature_at(0) == 119_999
     model.sort(0, Qt.AscendingOrder)
     assert model.feature_at(0) == 0

@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from hubstub import Repo, StandInHub, use_stand_in
+
 from steerdesk.engine import downloads
 
 NAME = "gpt2-small-res-jb:blocks.8.hook_resid_pre"

@@ -7,7 +7,13 @@ import pytest
 from steerdesk.engine.presets import Preset, PresetFeature
 from steerdesk.engine.session_spec import SessionSpec
 from steerdesk.ui.run_setup import Sampling
-from steerdesk.ui.settings import MAX_RECENT, LastSession, Settings, load_settings, save_settings
+from steerdesk.ui.settings import (
+    MAX_RECENT,
+    LastSession,
+    Settings,
+    load_settings,
+    save_settings,
+)
 
 GOOD = {
     "zoom": 1.3225,
@@ -96,7 +102,10 @@ def test_bad_recent_pairs_and_panel_features_are_dropped_one_by_one():
 def test_an_unreadable_file_reads_as_defaults(config_dir, text):
     config_dir.mkdir(parents=True)
     (config_dir / "settings.json").write_text(text)
-    assert load_settings() == Settings()
+    s = load_settings()
+    assert s.problems and "\n" not in " ".join(s.problems)       # said, in one line
+    s.problems, s.unreadable = [], False
+    assert s == Settings()
 
 
 def test_unknown_keys_are_kept_and_consents_never_remembered(config_dir):

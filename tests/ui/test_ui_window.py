@@ -2,9 +2,8 @@
 
 import json
 
-from tiny import make_sae
-
 from steerdesk.engine.session_spec import SessionSpec
+from steerdesk.testing.tiny import make_sae
 
 
 def test_pack_presets_listed_in_menu(make_window, qtbot, tmp_path, ui_model_dir):

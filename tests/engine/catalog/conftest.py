@@ -1,18 +1,17 @@
 """Tiny models, SAEs and catalogs for the catalog tests (built once per test session)."""
 
 import pytest
-import torch
 from catalog_texts import TEXTS
+from threads import torch_threads
+
 from steerdesk.testing.tiny import make_model, make_sae
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
     """The test machine is shared: one thread makes tiny models ~10x faster, not slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +29,8 @@ def cat_sae_dir(tmp_path_factory):
 def cat_session(cat_model_dir, cat_sae_dir):
     from steerdesk.engine.session import open_session
 
-    torch.set_num_threads(1)
-    return open_session(cat_model_dir, cat_sae_dir, device="cpu", dtype="float32")
+    with torch_threads(1):
+        return open_session(cat_model_dir, cat_sae_dir, device="cpu", dtype="float32")
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +38,8 @@ def built(cat_session, tmp_path_factory):
     """A catalog built from TEXTS into a folder of its own: (session, catalog folder)."""
     from steerdesk.engine.catalog import build_catalog
 
-    torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("built") / "catalog"
-    build_catalog(cat_session, TEXTS, out, context=64, batch_size=4, top_k=5, window=(32, 32))
+    with torch_threads(1):
+        build_catalog(cat_session, TEXTS, out, context=64, batch_size=4, top_k=5,
+                      window=(32, 32))
     return cat_session, out

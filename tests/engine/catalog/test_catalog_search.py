@@ -80,13 +80,11 @@ def planted(cat_model_dir, tmp_path_factory):
     """An SAE on the embeddings (resid_pre of block 0) where feature PLANT fires only on the
     token "#" and BOS_FEATURE only on BOS; every other feature is exactly 0 on both
     tokens (their encoder columns are orthogonal to those embeddings, their biases <= 0)."""
-    from steerdesk.testing.tiny import make_sae_tensors
-
     from steerdesk.engine.sae.base import SAE, SAEConfig
     from steerdesk.engine.sae.fmt_saelens import save_saelens
     from steerdesk.engine.session import open_session
+    from steerdesk.testing.tiny import make_sae_tensors
 
-    torch.set_num_threads(1)
     probe = open_session(cat_model_dir, make_sae_tensors_dir(tmp_path_factory), device="cpu",
                          dtype="float32")
     tok = probe.tokenizer

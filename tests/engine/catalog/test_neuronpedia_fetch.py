@@ -9,8 +9,8 @@ import json
 import threading
 
 import pytest
-
 from hubstub import StandInHub
+
 from steerdesk.engine.catalog import create_empty
 from steerdesk.engine.errors import Cancelled, InputError
 from steerdesk.engine.neuronpedia import fetch_explanations, import_neuronpedia

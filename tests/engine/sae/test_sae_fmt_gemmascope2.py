@@ -79,12 +79,11 @@ def test_missing_threshold_names_the_file(tmp_path, kit):
 
 
 def test_steers_a_tiny_gemma3(tmp_path, kit):
-    from tiny import make_model
-
     from steerdesk.engine.generation import GenerationRequest, generate
     from steerdesk.engine.hooks import resolve_hook
     from steerdesk.engine.session import open_session
     from steerdesk.engine.steering import FeatureSteer, SteeringSpec
+    from steerdesk.testing.tiny import make_model
 
     model_dir = make_model(tmp_path / "gemma3", "gemma3_text", d=32, layers=2)
     folder = tmp_path / "resid_post" / "layer_1_width_16k_l0_medium"
