@@ -161,13 +161,19 @@ def test_the_cache_argument_follows_the_forward_signature():
 
 @pytest.mark.parametrize("name", ["cache", "past_key_values"])
 def test_the_cache_is_read_back_under_either_name(name):
-    from transformers.modeling_outputs import CausalLMOutputWithPast
-
     sentinel = object()
+
+    class Output(dict):
+        """What a forward returns, under either release's field name (transformers before
+        the rename has no `cache` field to build a real output with)."""
+
+        @property
+        def logits(self):
+            return self["logits"]
 
     class Model(torch.nn.Module):
         def forward(self, input_ids=None, use_cache=None, **kw):
-            return CausalLMOutputWithPast(logits=torch.zeros(1, 1, 3), **{name: sentinel})
+            return Output(logits=torch.zeros(1, 1, 3), **{name: sentinel})
 
     cache, logits = generation._Forward(Model())(torch.zeros(1, 1, dtype=torch.long))
     assert cache is sentinel and logits.shape == (1, 3)
