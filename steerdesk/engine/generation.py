@@ -36,6 +36,7 @@ class GenerationRequest:
     top_k_features: int = 0           # >0: a full SAE encode per step, top-k per row
     positions: str = "all"            # "all" or "generated"
     stop_at_eos: bool = True
+    compile: bool | None = None       # the compiled decode step; None: where it is the default
 
     def validate(self) -> None:
         if self.max_new_tokens < 0:
@@ -81,6 +82,7 @@ class DoneEvent:
     steps: int
     seconds: float
     first_token_seconds: float | None
+    decode: str = "eager"             # "compiled", "eager", or "eager: why not compiled"
 
 
 Event = PromptEvent | StepEvent | DoneEvent
@@ -174,6 +176,29 @@ def _prefill(model, prompt: torch.Tensor, rows: int, shared: bool,
     with torch.inference_mode():
         out = model(input_ids=prompt, use_cache=True, **keep)
     return out.past_key_values, out.logits[:, -1, :]
+
+
+def _eager_forward(model, past) -> Callable[[torch.Tensor], torch.Tensor]:
+    """One token per row through the model, growing the prompt pass's cache: the last logits."""
+    def forward(tokens: torch.Tensor) -> torch.Tensor:
+        nonlocal past
+        with torch.inference_mode():
+            out = model(input_ids=tokens.unsqueeze(1), past_key_values=past, use_cache=True)
+        past = out.past_key_values
+        return out.logits[:, -1, :]
+    return forward
+
+
+def _compiled_forward(session: Session, request: GenerationRequest, hook: SteeringHook, past,
+                      prompt_len: int):
+    """The compiled step (engine/compiled) when the request asks for it: a `CompiledRun`, or a
+    string saying why decoding stays eager, or None when it was not asked for."""
+    from steerdesk.engine import compiled
+
+    wanted = request.compile
+    if wanted is None:
+        wanted = compiled.on_by_default(session.lm.device)[0]
+    return compiled.start(session, request, hook, past, prompt_len) if wanted else None
 
 
 def encode_prompt(tokenizer, prompt: str, chat: bool) -> tuple[list[int], bool]:
@@ -284,6 +309,7 @@ def stream(session: Session, request: GenerationRequest,
     handle = (session.hook.register(_widening(hook, rows)) if (hook.steers or hook.reads)
               else None)
     n_watch, k = len(request.watch), hook.top_k
+    run = None
     try:
         prompt = torch.tensor([ids], dtype=torch.long, device=device).expand(rows, -1)
         past, logits = _prefill(model, prompt, rows, shared=handle is not None,
@@ -297,6 +323,14 @@ def stream(session: Session, request: GenerationRequest,
                     if k else [[[] for _ in ids]] * rows)
         yield PromptEvent(ids, texts, watch_rows, top_rows,
                           ["baseline"] + [v.describe() for v in request.variants], used_template)
+        forward, decode = _eager_forward(model, past), "eager"
+        run = _compiled_forward(session, request, hook, past, len(ids))
+        if isinstance(run, str):
+            decode, run = f"eager: {run}", None
+        elif run is not None:
+            forward = run
+            if handle is not None:
+                handle.remove()   # the compiled step carries its own hook
         sampler = CoupledSampler(request, rows, logits.shape[-1], device, prompt[0])
         eos = _eos_ids(session) if request.stop_at_eos else set()
         finished = [False] * rows
@@ -308,10 +342,7 @@ def stream(session: Session, request: GenerationRequest,
                 reason = "cancelled"
                 break
             if pending is not None:
-                with torch.inference_mode():
-                    out = model(input_ids=pending.unsqueeze(1), past_key_values=past, use_cache=True)
-                past, logits = out.past_key_values, out.logits[:, -1, :]
-                pending = None
+                logits, pending = forward(pending), None
             tokens, logprobs = sampler(logits)
             token_list = tokens.tolist()
             need_forward = step + 1 < request.max_new_tokens or hook.reads
@@ -319,9 +350,7 @@ def stream(session: Session, request: GenerationRequest,
             feed = tokens.clone()
             if need_forward and hook.reads:
                 # The event reports this token's activations, which its forward pass computes.
-                with torch.inference_mode():
-                    out = model(input_ids=feed.unsqueeze(1), past_key_values=past, use_cache=True)
-                past, logits = out.past_key_values, out.logits[:, -1, :]
+                logits = forward(feed)
             elif need_forward:
                 # Nothing to read: show the token first, compute the next one after.
                 pending = feed
@@ -350,10 +379,12 @@ def stream(session: Session, request: GenerationRequest,
         else:
             step = request.max_new_tokens
         yield DoneEvent(reason, [d.text for d in decoders], step,
-                        time.perf_counter() - t0, first)
+                        time.perf_counter() - t0, first, run.status if run is not None else decode)
     finally:
         if handle is not None:
             handle.remove()
+        if run is not None:
+            run.close()
 
 
 @dataclass
