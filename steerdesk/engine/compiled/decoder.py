@@ -45,13 +45,16 @@ class DecodeShape:
 
 
 def _one_line(exc: BaseException) -> str:
+    exc = getattr(exc, "inner_exception", None) or exc   # what the backend itself raised
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:240]
 
 
 class _CountingBackend:
     """Inductor (or a named backend, for tests) that counts the graphs it is handed: one per
-    compilation, recompilations included."""
+    compilation, recompilations included. One instance per (backend, mode) serves every
+    decoder: Dynamo only reuses a graph compiled by the same backend object, so a new session
+    of a model of the same shape reuses the graphs of the last one."""
 
     def __init__(self, backend: str, mode: str | None):
         self.count = 0
@@ -67,12 +70,27 @@ class _CountingBackend:
         return self.inner(gm, example_inputs)
 
 
+_backends: dict[tuple[str, str | None], _CountingBackend] = {}
+# Dynamo keeps at most `recompile_limit` graphs per function (then runs it uncompiled, with a
+# warning); each decode shape is one graph of the two steps below.
+RECOMPILE_LIMIT = 64
+
+
+def _backend(name: str, mode: str | None) -> _CountingBackend:
+    if (name, mode) not in _backends:
+        _backends[(name, mode)] = _CountingBackend(name, mode)
+        cfg = torch._dynamo.config
+        cfg.recompile_limit = max(cfg.recompile_limit, RECOMPILE_LIMIT)
+    return _backends[(name, mode)]
+
+
 class StaticDecoder:
     """Decodes one token per row per call, for generations of one `DecodeShape`."""
 
     def __init__(self, session, shape: DecodeShape, backend: str = "inductor"):
         self.model = session.model
         self.point = session.hook
+        self.sae = session.sae
         self.shape = shape
         self.device = session.lm.device
         self.kv = StaticKV(shape.slots.rows, shape.length)
@@ -84,18 +102,14 @@ class StaticDecoder:
         self._readout: tuple[torch.Tensor, ...] = ()
         self.mode = compile_mode(self.device)
         inductor_cache_dir()
-        self._backend = _CountingBackend(backend, self.mode)
+        self._backend = _backend(backend, self.mode)
+        self.compiles = 0               # graphs compiled while this decoder ran (0: reused one)
         step = self._step_hooked if shape.hooked else self._step_plain
         self._eager_step = step
         self._compiled = torch.compile(step, backend=self._backend, fullgraph=True, dynamic=False)
         self.ready = False              # compiled and run once
         self.failed: str | None = None  # why compiling failed (the step then runs eagerly)
         self.compile_seconds: float | None = None
-
-    @property
-    def compiles(self) -> int:
-        """Graphs compiled for this decoder so far (1 after the first step; more = retraced)."""
-        return self._backend.count
 
     # ---- the traced steps (two code objects: graphs with and without the hook never mix) --
     def _step_plain(self, ids: torch.Tensor):
@@ -130,11 +144,15 @@ class StaticDecoder:
             return self._eager_step(ids)
         if self.mode == "reduce-overhead":
             torch.compiler.cudagraph_mark_step_begin()
+        before = self._backend.count
         if self.ready:
-            return self._compiled(ids)
+            out = self._compiled(ids)
+            self.compiles += self._backend.count - before   # a retrace (guards failed)
+            return out
         t0 = time.perf_counter()
         try:
             out = self._compiled(ids)
+            self.compiles += self._backend.count - before
         except Exception as exc:  # noqa: BLE001 - whatever stops the compiler, eager carries on
             self.failed = f"compiling the decode step failed ({_one_line(exc)})"
             log.warning("steerdesk: %s; decoding eagerly", self.failed)

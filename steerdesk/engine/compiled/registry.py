@@ -51,7 +51,8 @@ def row_capacity(rows: int) -> int:
 def shape_for(hook, tokens: int, window: int | None = None) -> DecodeShape:
     """The decode shape for a generation with this `SteeringHook` and `tokens` positions
     (prompt + new tokens). A step with variant rows always carries the hook, so a strength
-    set to 0 reuses the same graph."""
+    set to 0 reuses the same graph; with a fixed row capacity every step does, so that the
+    baseline alone runs the same graph as side by side."""
     slots = Slots(rows=row_capacity(hook.rows),
                   clamp=_round_up(len(hook.clamp_features), settings.clamp_slots),
                   watch=_round_up(len(hook.watch), settings.watch_slots),
@@ -59,7 +60,7 @@ def shape_for(hook, tokens: int, window: int | None = None) -> DecodeShape:
     length = length_for(tokens, settings.min_length)
     if window is not None and length > window >= tokens:
         length = window
-    return DecodeShape(slots, length, hooked=hook.rows > 1 or hook.reads)
+    return DecodeShape(slots, length, hooked=hook.rows > 1 or hook.reads or bool(settings.rows))
 
 
 _lock = threading.Lock()
@@ -73,7 +74,7 @@ def decoder_for(session, shape: DecodeShape) -> StaticDecoder:
     with _lock:
         per_model = _decoders.setdefault(session.model, OrderedDict())
         dec = per_model.get(shape)
-        if dec is None or dec.point is not session.hook:
+        if dec is None or dec.point is not session.hook or dec.sae is not session.sae:
             dec = StaticDecoder(session, shape, backend=settings.backend)
             per_model[shape] = dec
         per_model.move_to_end(shape)
