@@ -124,6 +124,8 @@ def random_sae_tensors(d_in: int, d_sae: int, arch: str, seed: int = 1) -> dict[
          "W_dec": torch.randn(d_sae, d_in, generator=g) / d_in ** 0.5,
          "b_enc": torch.randn(d_sae, generator=g) * 0.1 - 0.2,
          "b_dec": torch.randn(d_in, generator=g) * 0.1}
+    if arch == "jumprelu":
+        t["threshold"] = torch.rand(d_sae, generator=g) * 0.2
     return t
 
 
