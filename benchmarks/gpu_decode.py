@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch  # noqa: E402 - after the path to this checkout
 
 GPU_BANDWIDTH_TBS = (("H200", 4.8), ("H100 PCIe", 2.0), ("H100 NVL", 3.9), ("H100", 3.35),
                      ("A100-SXM4-80GB", 2.04), ("A100", 1.56))
@@ -151,6 +151,12 @@ def run_steerdesk(session, prompt: str, rows: int, n: int, compile_: bool) -> tu
     return seconds, first if first is not None else seconds
 
 
+def run_once(session, method: str, prompt: str, rows: int, n: int) -> tuple[float, float]:
+    if method == "plain":
+        return run_plain(session, prompt, rows, n)
+    return run_steerdesk(session, prompt, rows, n, method == "compiled")
+
+
 def bandwidth_tbs(device: torch.device, given: float | None) -> float | None:
     if given or device.type != "cuda":
         return given
@@ -193,12 +199,10 @@ def bench_model(name: str, cfg, sae_spec, args, device, dtype, deadline: float) 
             if time.perf_counter() > deadline:
                 out["runs"].append({"method": method, "rows": rows, "skipped": "time budget"})
                 continue
-            def once(n):
-                if method == "plain":
-                    return run_plain(session, prompt, rows, n)
-                return run_steerdesk(session, prompt, rows, n, method == "compiled")
-            once(min(4, args.new_tokens))   # warm-up: allocator, kernels, CUDA graph recording
-            timed = [once(args.new_tokens) for _ in range(args.repeats)]
+            # warm-up first: allocator, kernels, CUDA graph recording
+            run_once(session, method, prompt, rows, min(4, args.new_tokens))
+            timed = [run_once(session, method, prompt, rows, args.new_tokens)
+                     for _ in range(args.repeats)]
             wall = statistics.median(s for s, _ in timed)
             first = statistics.median(f for _, f in timed)
             rate = statistics.median((args.new_tokens - 1) / max(s - f, 1e-9) for s, f in timed)
@@ -257,8 +261,8 @@ def to_markdown(result: dict[str, Any]) -> str:
                         if m.get("bound_tok_s") else "")
                      + (f"; compiled ({comp['shape']}) in {comp['seconds']} s" if comp.get("compiled")
                         else f"; not compiled: {comp.get('reason')}" if comp else "") + ".")
-    lines += ["", "| model | method | rows | tok/s per stream | share of bound | first token | wall |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", ("| model | method | rows | tok/s per stream | share of bound | first token "
+                   "| wall |"), "|---|---|---|---|---|---|---|"]
     for m in result["models"]:
         for r in m["runs"]:
             if "skipped" in r:

@@ -32,8 +32,7 @@ from typing import Any, Callable
 
 import torch
 
-from steerdesk.bench.compiled_rows import (COMPILED_MODES, compile_counts, compile_modes,
-                                           compiled_rows)
+from steerdesk.bench import compiled_rows as cr
 from steerdesk.bench.models import TEXT, open_bench_session, weight_bytes
 
 MODES = ("plain", "a", "b", "c", "d")
@@ -213,7 +212,6 @@ def run_steerdesk(session, mode: str, prompt: str, n: int, memory: PeakMemory) -
     from steerdesk.engine.generation import DoneEvent, StepEvent, stream
 
     request = steerdesk_request(mode, prompt, n)
-    want = "compiled" if request.compile else "eager"
     rows = 1 + len(request.variants)
     gc.collect()
     memory.start()
@@ -227,8 +225,8 @@ def run_steerdesk(session, mode: str, prompt: str, n: int, memory: PeakMemory) -
             done = event
     _sync(session.lm.device)
     seconds = time.perf_counter() - t0
-    if done is not None and done.decode != want:
-        raise RuntimeError(f"steerdesk mode {mode} decoded {done.decode!r}, not {want}")
+    if done is not None and done.decode != ("compiled" if request.compile else "eager"):
+        raise RuntimeError(f"steerdesk mode {mode} decoded {done.decode!r}")
     if done is None or done.steps != n or done.reason != "length":
         raise RuntimeError(f"steerdesk mode {mode} made {getattr(done, 'steps', None)} tokens "
                            f"({getattr(done, 'reason', None)}), not {n}")
@@ -335,8 +333,8 @@ def bench_model(plan: ModelPlan, opts: BenchOptions) -> dict[str, Any]:
     log(f"{plan.name}: {how}; built in {build_s:.1f} s; prompt {prompt_len} tokens, "
         f"{n} new tokens, {plan.repeats} repetitions")
     memory = PeakMemory(dev)
-    modes = MODES + (COMPILED_MODES if opts.compile else ())
-    compile_info = (compile_modes(session, prompt, n, steerdesk_request, log) if opts.compile
+    modes = MODES + (cr.COMPILED_MODES if opts.compile else ())
+    compile_info = (cr.compile_modes(session, prompt, n, steerdesk_request, log) if opts.compile
                     else {})
 
     # Warm-up: every mode once on a short prompt, so that first-call costs (allocator, kernels,
@@ -416,7 +414,8 @@ def bench_model(plan: ModelPlan, opts: BenchOptions) -> dict[str, Any]:
     # (e) time to first token relative to plain
     plain_first = _median([r.first_token_seconds for r in runs["plain"]])
     for mode, label in (("b", "e time to first token, baseline + 1 variant (b)"),
-                        ("a", "e time to first token, baseline-only (a)")):
+                        ("a", "e time to first token, baseline-only (a)"),
+                        *(cr.FIRST_TOKEN_ROWS if opts.compile else ())):
         re_ = paired(mode, lambda m, p: m.first_token_seconds / p.first_token_seconds)
         rows_out.append({"name": label, **base, "measure": "time to first token / plain",
                          "ratio_to_plain": round(_median(re_), 3), "ratio_range": spread(re_),
@@ -444,8 +443,8 @@ def bench_model(plan: ModelPlan, opts: BenchOptions) -> dict[str, Any]:
                              "weights_mib": round(w_bytes / mib, 1),
                              "sae_mib": round(sae_bytes / mib, 1)})
     if opts.compile:
-        rows_out += compiled_rows(plan.name, runs, compile_info, compile_counts(session),
-                                  _median, spread, timing)
+        rows_out += cr.compiled_rows(plan.name, runs, compile_info, cr.compile_counts(session),
+                                     _median, spread, timing)
     # GPU: absolute decode speed next to the memory-bandwidth bound (weights read once a step)
     # A decoding step reads every weight once (the rows of a batch share the read); the live
     # readout also reads the SAE's encoder. KV-cache reads are left out: small at these lengths.

@@ -65,7 +65,7 @@ def _decoder(session, rows):
 @needs_compiler
 def test_inductor_step_equals_eager_and_never_recompiles(session, monkeypatch):
     monkeypatch.setattr(registry.settings, "backend", "inductor")
-    watch = dict(watch=[2, 5, 7], top_k_features=4)
+    watch = {"watch": [2, 5, 7], "top_k_features": 4}
     first = [SteeringSpec([FeatureSteer(2, 5.0)]),
              SteeringSpec([FeatureSteer(5, 3.0, "clamp")]),
              SteeringSpec([FeatureSteer(7, 0.0, "ablate"), FeatureSteer(2, -2.0)])]
@@ -80,7 +80,7 @@ def test_inductor_step_equals_eager_and_never_recompiles(session, monkeypatch):
               SteeringSpec([FeatureSteer(1, 6.0, "clamp"), FeatureSteer(9, 1.0, "clamp")]),
               SteeringSpec([FeatureSteer(11, 0.0, "ablate")]),
               SteeringSpec([FeatureSteer(2, 0.0)])]   # strength 0: nothing added, same graph
-    watch2 = dict(watch=[1, 9, 40], top_k_features=4)
+    watch2 = {"watch": [1, 9, 40], "top_k_features": 4}
     _assert_same(_run(session, second, False, **watch2), _run(session, second, True, **watch2))
     assert _decoder(session, 5) is dec
     assert dec.compiles == 1
@@ -89,7 +89,8 @@ def test_inductor_step_equals_eager_and_never_recompiles(session, monkeypatch):
 
 def test_sampling_and_generated_positions_without_readout(session, backend):
     variants = [SteeringSpec([FeatureSteer(4, 6.0)])]
-    kw = dict(temperature=0.9, top_p=0.9, repetition_penalty=1.3, seed=3, positions="generated")
+    kw = {"temperature": 0.9, "top_p": 0.9, "repetition_penalty": 1.3, "seed": 3,
+          "positions": "generated"}
     messages = []
     report = compiled.prepare(session, GenerationRequest(PROMPT, variants, max_new_tokens=10,
                                                          **kw),
@@ -113,9 +114,10 @@ def test_baseline_only_runs_the_step_without_a_hook(session, backend):
 def test_topk_sae_with_layer_norm_clamp_and_watched_readout(session, backend):
     """TopK needs a full encode for a clamp; layer-norm SAEs decode per token (the clamp's
     decoder rows depend on the token); the watched readout pins clamped features."""
+    from tiny import make_sae_tensors
+
     from steerdesk.engine.sae.base import SAE, SAEConfig
     from steerdesk.engine.session import attach_sae
-    from tiny import make_sae_tensors
 
     sae = SAE(SAEConfig(architecture="topk", d_in=32, d_sae=64, k=6,
                         normalize_activations="layer_norm", hook_name="blocks.1.hook_resid_post"),
@@ -123,7 +125,7 @@ def test_topk_sae_with_layer_norm_clamp_and_watched_readout(session, backend):
     topk = attach_sae(session.lm, sae)
     variants = [SteeringSpec([FeatureSteer(3, 4.0, "clamp"), FeatureSteer(8, 2.0)]),
                 SteeringSpec([FeatureSteer(3, 0.0, "ablate")])]
-    kw = dict(watch=[3, 8, 20])
+    kw = {"watch": [3, 8, 20]}
     _assert_same(_run(topk, variants, False, **kw), _run(topk, variants, True, **kw))
     eager = _run(topk, variants, False, **kw)
     assert all(t.activations[0] == pytest.approx(4.0) for t in eager.rows[1].tokens)

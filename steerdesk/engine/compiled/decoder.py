@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import torch
 
@@ -153,7 +153,7 @@ class StaticDecoder:
         try:
             out = self._compiled(ids)
             self.compiles += self._backend.count - before
-        except Exception as exc:  # noqa: BLE001 - whatever stops the compiler, eager carries on
+        except Exception as exc:
             self.failed = f"compiling the decode step failed ({_one_line(exc)})"
             log.warning("steerdesk: %s; decoding eagerly", self.failed)
             return self._eager_step(ids)

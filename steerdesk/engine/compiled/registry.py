@@ -64,7 +64,7 @@ def shape_for(hook, tokens: int, window: int | None = None) -> DecodeShape:
 
 
 _lock = threading.Lock()
-_decoders: "weakref.WeakKeyDictionary[object, OrderedDict[DecodeShape, StaticDecoder]]" = \
+_decoders: weakref.WeakKeyDictionary[object, OrderedDict[DecodeShape, StaticDecoder]] = \
     weakref.WeakKeyDictionary()
 
 
