@@ -20,6 +20,7 @@ class CompiledRun:
     def __init__(self, decoder: StaticDecoder, hook):
         self.decoder = decoder
         self.hook = hook
+        decoder.guards_checked = False
         self._installed = decoder.installed()
         self._installed.__enter__()
         self.progress: Progress | None = None
