@@ -15,7 +15,8 @@ from typing import Any
 COMPILED_MODES = ("a+", "b+", "c+", "d+")
 FIRST_TOKEN_ROWS = (("b+", "e+ compiled time to first token, (b)"),   # made by the harness's (e)
                     ("a+", "e+ compiled time to first token, (a)"))
-TARGET_B = 1.0     # the issue: compiled side by side at most plain generate's single stream
+TARGET_B = 1.0     # the issue: compiled side by side at most plain generate's single stream,
+TARGET_MODEL = "pocket"   # on the pocket pack (other models are matmul-bound on a CPU)
 
 
 def compile_modes(session, prompt: str, n: int, request_for: Callable,
@@ -72,7 +73,7 @@ def compiled_rows(model: str, runs: dict[str, list], compile_info: dict[str, dic
                "measure": "wall time / plain" if wall else "throughput / plain",
                "ratio_to_plain": round(median(r), 3), "ratio_range": spread(r),
                "speedup_over_eager": vs_eager(mode), **timing(mode)}
-        if mode == "b+":
+        if mode == "b+" and model == TARGET_MODEL:
             row.update(target=TARGET_B, target_kind="at most",
                        meets_target=bool(median(r) <= TARGET_B))
         rows.append(row)
