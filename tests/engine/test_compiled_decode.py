@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR",
-                      str(Path(tempfile.gettempdir()) / "steerdesk-test-inductor"))
+# Not the user's cache: a folder of its own under the temp folder, kept between test runs.
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "steerdesk-test-inductor")
 
 from steerdesk.engine import compiled  # noqa: E402
 from steerdesk.engine.compiled import registry, runner  # noqa: E402

@@ -96,6 +96,10 @@ def test_inductor_cache_goes_under_the_user_cache_unless_set(monkeypatch, tmp_pa
     assert support.inductor_cache_dir() == tmp_path / "steerdesk" / "torch-inductor"
     monkeypatch.setenv(support.CACHE_ENV, str(tmp_path / "mine"))
     assert support.inductor_cache_dir() == tmp_path / "mine"
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    monkeypatch.setenv(support.CACHE_ENV, default_cache_dir())   # what torch itself writes there
+    assert support.inductor_cache_dir() == tmp_path / "steerdesk" / "torch-inductor"
 
 
 def test_unavailable_without_a_cpp_compiler_or_on_other_devices(monkeypatch):

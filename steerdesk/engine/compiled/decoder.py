@@ -53,14 +53,19 @@ def _one_line(exc: BaseException) -> str:
 
 class _CountingBackend:
     """Inductor (or a named backend, for tests) that counts the graphs it is handed: one per
-    compilation, recompilations included. One instance per (backend, mode) serves every
+    compilation, recompilations included. On the CPU inductor gets the `cpu_matmul` pass. One instance per (backend, mode) serves every
     decoder: Dynamo only reuses a graph compiled by the same backend object, so a new session
     of a model of the same shape reuses the graphs of the last one."""
 
-    def __init__(self, backend: str, mode: str | None):
+    def __init__(self, backend: str, mode: str | None, device_type: str):
         self.count = 0
         if backend == "inductor":
-            self.inner = torch._TorchCompileInductorWrapper(mode, None, False)
+            options = None
+            if device_type == "cpu":
+                from steerdesk.engine.compiled.cpu_matmul import WeightOnTheLeft
+
+                options = {"post_grad_custom_post_pass": WeightOnTheLeft()}
+            self.inner = torch._TorchCompileInductorWrapper(mode, options, False)
         else:
             from torch._dynamo.backends.registry import lookup_backend
 
@@ -71,7 +76,7 @@ class _CountingBackend:
         return self.inner(gm, example_inputs)
 
 
-_backends: dict[tuple[str, str | None], _CountingBackend] = {}
+_backends: dict[tuple[str, str | None, str], _CountingBackend] = {}
 # Dynamo keeps at most `recompile_limit` graphs per function (then runs it uncompiled, with a
 # warning); each decode shape is one graph of the two steps below.
 RECOMPILE_LIMIT = 64
@@ -87,12 +92,13 @@ def _skipping_guards():
         return contextlib.nullcontext()
 
 
-def _backend(name: str, mode: str | None) -> _CountingBackend:
-    if (name, mode) not in _backends:
-        _backends[(name, mode)] = _CountingBackend(name, mode)
+def _backend(name: str, mode: str | None, device_type: str) -> _CountingBackend:
+    key = (name, mode, device_type)
+    if key not in _backends:
+        _backends[key] = _CountingBackend(name, mode, device_type)
         cfg = torch._dynamo.config
         cfg.recompile_limit = max(cfg.recompile_limit, RECOMPILE_LIMIT)
-    return _backends[(name, mode)]
+    return _backends[key]
 
 
 class StaticDecoder:
@@ -113,7 +119,7 @@ class StaticDecoder:
         self._readout: tuple[torch.Tensor, ...] = ()
         self.mode = compile_mode(self.device)
         inductor_cache_dir()
-        self._backend = _backend(backend, self.mode)
+        self._backend = _backend(backend, self.mode, self.device.type)
         self.compiles = 0               # graphs compiled while this decoder ran (0: reused one)
         step = self._step_hooked if shape.hooked else self._step_plain
         self._eager_step = step

@@ -19,10 +19,21 @@ import torch
 CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
 
 
+def _torch_default_cache_dir() -> str | None:
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+    except ImportError:
+        return None
+    return default_cache_dir()
+
+
 def inductor_cache_dir() -> Path:
-    """Where inductor keeps its caches: TORCHINDUCTOR_CACHE_DIR when set, else
-    <user cache>/steerdesk/torch-inductor (set here, before the first compile)."""
-    if not os.environ.get(CACHE_ENV):
+    """Where inductor keeps its caches: TORCHINDUCTOR_CACHE_DIR when the user set it, else
+    <user cache>/steerdesk/torch-inductor (set here, before steerdesk's first compile; torch
+    writes its own default, a folder under /tmp, into the variable the first time it looks,
+    so that value counts as unset)."""
+    current = os.environ.get(CACHE_ENV)
+    if not current or current == _torch_default_cache_dir():
         from platformdirs import user_cache_dir
 
         os.environ[CACHE_ENV] = str(Path(user_cache_dir("steerdesk")) / "torch-inductor")
