@@ -95,8 +95,10 @@ def on_by_default(device: torch.device | str) -> tuple[bool, str]:
     has the measurements)."""
     device = torch.device(device)
     if device.type == "cpu":
-        return False, ("off by default on the CPU: compiling takes longer than it saves in a "
-                       "generation of usual length (see docs/benchmarks.md)")
+        return False, ("off by default on the CPU: compiling a shape (seconds to minutes) "
+                       "costs more than it saves in a generation of usual length "
+                       "(docs/benchmarks.md)")
     if device.type == "cuda":
-        return False, "off by default on GPUs until it has been measured on one"
+        return False, ("off by default on GPUs until it has been measured on one "
+                       "(benchmarks/gpu_decode.py)")
     return False, f"not available on {device.type}"
