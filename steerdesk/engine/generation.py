@@ -178,14 +178,12 @@ def _prefill(model, prompt: torch.Tensor, rows: int, shared: bool,
     return out.past_key_values, out.logits[:, -1, :]
 
 
-def _eager_forward(model, past) -> Callable[[torch.Tensor], torch.Tensor]:
-    """One token per row through the model, growing the prompt pass's cache: the last logits."""
-    def forward(tokens: torch.Tensor) -> torch.Tensor:
-        nonlocal past
+def _eager_forward(model):
+    """`forward(input_ids, cache) -> (cache, last logits)`: one step of the eager path."""
+    def forward(input_ids: torch.Tensor, past):
         with torch.inference_mode():
-            out = model(input_ids=tokens.unsqueeze(1), past_key_values=past, use_cache=True)
-        past = out.past_key_values
-        return out.logits[:, -1, :]
+            out = model(input_ids=input_ids, past_key_values=past, use_cache=True)
+        return out.past_key_values, out.logits[:, -1, :]
     return forward
 
 
@@ -323,7 +321,7 @@ def stream(session: Session, request: GenerationRequest,
                     if k else [[[] for _ in ids]] * rows)
         yield PromptEvent(ids, texts, watch_rows, top_rows,
                           ["baseline"] + [v.describe() for v in request.variants], used_template)
-        forward, decode = _eager_forward(model, past), "eager"
+        forward, decode = _eager_forward(model), "eager"
         run = _compiled_forward(session, request, hook, past, len(ids))
         if isinstance(run, str):
             decode, run = f"eager: {run}", None
@@ -342,7 +340,8 @@ def stream(session: Session, request: GenerationRequest,
                 reason = "cancelled"
                 break
             if pending is not None:
-                logits, pending = forward(pending), None
+                past, logits = forward(pending.unsqueeze(1), past)
+                pending = None
             tokens, logprobs = sampler(logits)
             token_list = tokens.tolist()
             need_forward = step + 1 < request.max_new_tokens or hook.reads
@@ -350,7 +349,7 @@ def stream(session: Session, request: GenerationRequest,
             feed = tokens.clone()
             if need_forward and hook.reads:
                 # The event reports this token's activations, which its forward pass computes.
-                logits = forward(feed)
+                past, logits = forward(feed.unsqueeze(1), past)
             elif need_forward:
                 # Nothing to read: show the token first, compute the next one after.
                 pending = feed

@@ -14,8 +14,10 @@ from steerdesk.engine.compiled.support import unavailable_reason
 
 
 class CompiledRun:
-    """`run(tokens) -> logits` for one generation; the readout lands on the generation's
-    `SteeringHook` (`last_watch`, `last_top`) as the eager hook leaves it."""
+    """`run(input_ids [rows, 1], cache) -> (cache, logits [rows, vocab])` for one generation,
+    called as the eager step is (the cache passes through untouched: the static one lives in
+    the decoder); the readout lands on the generation's `SteeringHook` (`last_watch`,
+    `last_top`) as the eager hook leaves it."""
 
     def __init__(self, decoder: StaticDecoder, hook):
         self.decoder = decoder
@@ -25,18 +27,18 @@ class CompiledRun:
         self._installed.__enter__()
         self.progress: Progress | None = None
 
-    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+    def __call__(self, input_ids: torch.Tensor, cache=None):
         dec = self.decoder
         if not dec.ready:
             dec.warm_up(self.progress)
-        logits, readout = dec.step(tokens)
+        logits, readout = dec.step(input_ids[:, 0])
         slots = dec.shape.slots
         if readout:
             if slots.watch:
                 self.hook.last_watch = readout[0][..., :len(self.hook.watch)]
             if slots.top_k:
                 self.hook.last_top = (readout[-2], readout[-1])
-        return logits
+        return cache, logits
 
     @property
     def status(self) -> str:
