@@ -12,6 +12,7 @@ so that a change in the machine's load hits every mode alike):
   b      steerdesk, baseline + 1 steered variant, one batch of 2 rows
   c      steerdesk, baseline + 4 steered variants (a strength sweep), one batch of 5 rows
   d      (b) with the live readout: watched features + top-k of a full SAE encode at every step
+  a+..d+ (with --compile) the same with the compiled decode step (see compiled_rows.py)
 
 Ratios are the median over repetitions of the ratio within each repetition (mode / plain of the
 same repetition), which cancels slow drifts of the machine's load.
@@ -31,6 +32,7 @@ from typing import Any, Callable
 
 import torch
 
+from steerdesk.bench import compiled_rows as cr
 from steerdesk.bench.models import TEXT, open_bench_session, weight_bytes
 
 MODES = ("plain", "a", "b", "c", "d")
@@ -73,6 +75,7 @@ class BenchOptions:
     threads: int | None = None
     bandwidth_tbs: float | None = None
     quick: bool = False
+    compile: bool = False
     log: Callable[[str], None] = field(default=lambda m: None)
 
 
@@ -185,21 +188,23 @@ def run_plain(session, prompt: str, n: int, memory: PeakMemory) -> RunResult:
 
 
 def steerdesk_request(mode: str, prompt: str, n: int):
+    """The request of mode a-d; a+ .. d+ the same with the compiled decode step."""
     from steerdesk.engine.generation import GenerationRequest
     from steerdesk.engine.steering import FeatureSteer, SteeringSpec
 
+    kw: dict[str, Any] = dict(max_new_tokens=n, stop_at_eos=False, compile=mode.endswith("+"))
     one = [SteeringSpec([FeatureSteer(STEER_FEATURE, STRENGTH)])]
+    mode = mode.rstrip("+")
     if mode == "a":
-        return GenerationRequest(prompt, max_new_tokens=n, stop_at_eos=False)
+        return GenerationRequest(prompt, **kw)
     if mode == "b":
-        return GenerationRequest(prompt, variants=one, max_new_tokens=n, stop_at_eos=False)
+        return GenerationRequest(prompt, variants=one, **kw)
     if mode == "c":
         sweep = [SteeringSpec([FeatureSteer(STEER_FEATURE, s)]) for s in SWEEP]
-        return GenerationRequest(prompt, variants=sweep, max_new_tokens=n, stop_at_eos=False)
+        return GenerationRequest(prompt, variants=sweep, **kw)
     if mode == "d":
         watch = [STEER_FEATURE + i for i in range(WATCH_EXTRA + 1)]
-        return GenerationRequest(prompt, variants=one, max_new_tokens=n, stop_at_eos=False,
-                                 watch=watch, top_k_features=TOP_K)
+        return GenerationRequest(prompt, variants=one, watch=watch, top_k_features=TOP_K, **kw)
     raise ValueError(mode)
 
 
@@ -220,6 +225,8 @@ def run_steerdesk(session, mode: str, prompt: str, n: int, memory: PeakMemory) -
             done = event
     _sync(session.lm.device)
     seconds = time.perf_counter() - t0
+    if done is not None and done.decode != ("compiled" if request.compile else "eager"):
+        raise RuntimeError(f"steerdesk mode {mode} decoded {done.decode!r}")
     if done is None or done.steps != n or done.reason != "length":
         raise RuntimeError(f"steerdesk mode {mode} made {getattr(done, 'steps', None)} tokens "
                            f"({getattr(done, 'reason', None)}), not {n}")
@@ -326,6 +333,9 @@ def bench_model(plan: ModelPlan, opts: BenchOptions) -> dict[str, Any]:
     log(f"{plan.name}: {how}; built in {build_s:.1f} s; prompt {prompt_len} tokens, "
         f"{n} new tokens, {plan.repeats} repetitions")
     memory = PeakMemory(dev)
+    modes = MODES + (cr.COMPILED_MODES if opts.compile else ())
+    compile_info = (cr.compile_modes(session, prompt, n, steerdesk_request, log) if opts.compile
+                    else {})
 
     # Warm-up: every mode once on a short prompt, so that first-call costs (allocator, kernels,
     # lazily built tables) are out of the timings.
@@ -335,14 +345,14 @@ def bench_model(plan: ModelPlan, opts: BenchOptions) -> dict[str, Any]:
     # the half second a full pass over them takes.
     gc.collect()
     gc.freeze()
-    for mode in MODES:
+    for mode in modes:
         run_mode(session, mode, short, min(2, n), memory)
     for mode in ("plain", "a"):  # and at the prompt's length, on one row
         run_mode(session, mode, prompt, min(2, n), memory)
 
-    runs: dict[str, list[RunResult]] = {m: [] for m in MODES}
+    runs: dict[str, list[RunResult]] = {m: [] for m in modes}
     for rep in range(plan.repeats):
-        order = MODES[rep % len(MODES):] + MODES[:rep % len(MODES)]
+        order = modes[rep % len(modes):] + modes[:rep % len(modes)]
         for mode in order:
             r = run_mode(session, mode, prompt, n, memory)
             runs[mode].append(r)
@@ -404,7 +414,8 @@ def bench_model(plan: ModelPlan, opts: BenchOptions) -> dict[str, Any]:
     # (e) time to first token relative to plain
     plain_first = _median([r.first_token_seconds for r in runs["plain"]])
     for mode, label in (("b", "e time to first token, baseline + 1 variant (b)"),
-                        ("a", "e time to first token, baseline-only (a)")):
+                        ("a", "e time to first token, baseline-only (a)"),
+                        *(cr.FIRST_TOKEN_ROWS if opts.compile else ())):
         re_ = paired(mode, lambda m, p: m.first_token_seconds / p.first_token_seconds)
         rows_out.append({"name": label, **base, "measure": "time to first token / plain",
                          "ratio_to_plain": round(_median(re_), 3), "ratio_range": spread(re_),
@@ -431,6 +442,9 @@ def bench_model(plan: ModelPlan, opts: BenchOptions) -> dict[str, Any]:
                              "plain_working_mib": round(work["plain"] / mib, 1),
                              "weights_mib": round(w_bytes / mib, 1),
                              "sae_mib": round(sae_bytes / mib, 1)})
+    if opts.compile:
+        rows_out += cr.compiled_rows(plan.name, runs, compile_info, cr.compile_counts(session),
+                                     _median, spread, timing)
     # GPU: absolute decode speed next to the memory-bandwidth bound (weights read once a step)
     # A decoding step reads every weight once (the rows of a batch share the read); the live
     # readout also reads the SAE's encoder. KV-cache reads are left out: small at these lengths.
@@ -457,7 +471,7 @@ def bench_model(plan: ModelPlan, opts: BenchOptions) -> dict[str, Any]:
                           "first_token_seconds": round(r.first_token_seconds, 4),
                           "peak_extra_mib": (round(r.peak_extra_bytes / 2 ** 20, 1)
                                              if r.peak_extra_bytes is not None else None)}
-                         for r in runs[m]] for m in MODES}}
+                         for r in runs[m]] for m in modes}}
 
 
 def run_bench(opts: BenchOptions) -> dict[str, Any]:
@@ -477,7 +491,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         "machine": machine,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
         "command": "steerdesk " + " ".join(sys.argv[1:]) if sys.argv else None,
-        "quick": opts.quick, "device": str(dev), "dtype": opts.dtype,
+        "quick": opts.quick, "compile": opts.compile, "device": str(dev), "dtype": opts.dtype,
         "bandwidth_tbs": opts.bandwidth_tbs or default_bandwidth_tbs(dev),
         "seconds": round(time.time() - started, 1),
         "models": [{k: v for k, v in m.items() if k != "rows"} for m in models],

@@ -30,6 +30,11 @@ def _target(row: dict[str, Any]) -> str:
 
 def _detail(row: dict[str, Any]) -> str:
     name = row["name"]
+    if name.startswith("g"):
+        how = (f"compiled in {row['compile_seconds']:.1f} s" if row.get("compile_seconds")
+               else "already compiled")
+        return (f"{how} (prepare {row['prepare_seconds']:.1f} s); graphs compiled after all "
+                f"runs: {row.get('compiles_after_all_runs')}")
     if name.startswith("f"):
         return (f"{row['peak_mib']:.0f} MiB vs plain {row['plain_peak_mib']:.0f} MiB "
                 f"(working memory {row['working_mib']:.0f} vs {row['plain_working_mib']:.0f} MiB, "
@@ -40,8 +45,10 @@ def _detail(row: dict[str, Any]) -> str:
     rows = f"{row['rows']} row" + ("s" if row["rows"] != 1 else "")
     parts = [f"{row['tok_s']:.1f} tok/s ({rows}) vs plain {row['plain_tok_s']:.1f} tok/s",
              f"{row['seconds_median']:.2f} s vs {row['plain_seconds_median']:.2f} s"]
-    if name.startswith("d"):
+    if "ratio_to_b" in row:
         parts.append(f"{row['ratio_to_b']:.2f}x of (b)'s throughput")
+    if "speedup_over_eager" in row:
+        parts.append(f"{row['speedup_over_eager']:.2f}x as fast as eager")
     if "bandwidth_bound_steps_s" in row:
         parts.append(f"{row['steps_s']:.1f} tok/s per column, bandwidth bound "
                      f"{row['bandwidth_bound_steps_s']:.0f} ({row['fraction_of_bound']:.0%}; "

@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     p.add_argument("--bandwidth", type=float, metavar="TB/S",
                    help="GPU memory bandwidth for the decode bound weight_bytes / bandwidth "
                         "(default: known for H100 3.35, H200 4.8)")
+    p.add_argument("--compile", action="store_true",
+                   help="also time (a)-(e) with the compiled decode step (static cache, "
+                        "torch.compile), and what compiling took")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
@@ -65,7 +68,7 @@ def options_from_args(args: argparse.Namespace):
     log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     return BenchOptions(plans=tuple(plans), device=args.device, dtype=args.dtype,
                         threads=args.threads, bandwidth_tbs=args.bandwidth, quick=args.quick,
-                        log=log)
+                        compile=args.compile, log=log)
 
 
 def run(args: argparse.Namespace) -> int:

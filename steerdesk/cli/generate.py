@@ -38,6 +38,11 @@ def register(subparsers) -> None:
                    help="features whose activations to report (default: the steered ones)")
     p.add_argument("--top-k", type=int, default=0, metavar="K",
                    help="also report the K most active features at every token")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="decode with the compiled step (static cache, torch.compile); the first "
+                        "run of a shape compiles for a while, later runs reuse torch's cache "
+                        "(default: off on the CPU, where compiling costs more than it saves in "
+                        "one generation)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -65,13 +70,28 @@ def run(args: argparse.Namespace) -> int:
         prompt=args.prompt, variants=variants, max_new_tokens=args.max_new_tokens,
         temperature=args.temperature, top_p=args.top_p, seed=args.seed,
         repetition_penalty=args.repetition_penalty, chat=args.chat, watch=watch,
-        top_k_features=args.top_k, positions=args.positions)
+        top_k_features=args.top_k, positions=args.positions, compile=args.compile)
+    if args.compile:
+        _compile_ahead(session, request, quiet=args.json)
     result = generate(session, request)
+    if result.done.decode.startswith("eager:"):
+        print(f"steerdesk: decoded without compiling ({result.done.decode[7:]})", file=sys.stderr)
     if args.json:
         print(json.dumps(to_json(session, request, result), ensure_ascii=False))
     else:
         print_text(request, result)
     return 0
+
+
+def _compile_ahead(session, request, quiet: bool) -> None:
+    """Compile the decode step before generating, saying so on stderr (it can take a minute)."""
+    from steerdesk.engine.compiled import prepare
+
+    def progress(fraction: float, message: str) -> None:
+        if not quiet:
+            print(f"steerdesk: {message}", file=sys.stderr, flush=True)
+
+    prepare(session, request, progress)
 
 
 def _acts(watch: list[int], values: list[float]) -> dict[str, float]:
@@ -106,7 +126,7 @@ def to_json(session, request, result) -> dict:
             "max_new_tokens": request.max_new_tokens, "temperature": request.temperature,
             "top_p": request.top_p, "seed": request.seed,
             "repetition_penalty": request.repetition_penalty, "positions": request.positions,
-            "watch": watch, "finish_reason": result.done.reason,
+            "watch": watch, "finish_reason": result.done.reason, "decode": result.done.decode,
             "seconds": round(result.done.seconds, 4),
         },
         "prompt": {"tokens": prompt_tokens},

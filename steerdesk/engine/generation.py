@@ -40,6 +40,7 @@ class GenerationRequest:
     top_k_features: int = 0           # >0: a full SAE encode per step, top-k per row
     positions: str = "all"            # "all" or "generated"
     stop_at_eos: bool = True
+    compile: bool | None = None       # the compiled decode step; None: where it is the default
 
     def validate(self) -> None:
         if self.max_new_tokens < 0:
@@ -85,6 +86,7 @@ class DoneEvent:
     steps: int
     seconds: float
     first_token_seconds: float | None
+    decode: str = "eager"             # "compiled", "eager", or "eager: why not compiled"
 
 
 Event = PromptEvent | StepEvent | DoneEvent
@@ -230,6 +232,18 @@ def _prefill(forward: _Forward, prompt: torch.Tensor, rows: int, shared: bool,
     return forward(prompt, prompt=True)
 
 
+def _compiled_forward(session: Session, request: GenerationRequest, hook: SteeringHook, past,
+                      prompt_len: int):
+    """The compiled step (engine/compiled) when the request asks for it: a `CompiledRun`, or a
+    string saying why decoding stays eager, or None when it was not asked for."""
+    from steerdesk.engine import compiled
+
+    wanted = request.compile
+    if wanted is None:
+        wanted = compiled.on_by_default(session.lm.device)[0]
+    return compiled.start(session, request, hook, past, prompt_len) if wanted else None
+
+
 def encode_prompt(tokenizer, prompt: str, chat: bool) -> tuple[list[int], bool]:
     """Token ids fed to the model (BOS included when the tokenizer adds one)."""
     if chat and getattr(tokenizer, "chat_template", None):
@@ -338,6 +352,7 @@ def stream(session: Session, request: GenerationRequest,
     handle = (session.hook.register(_widening(hook, rows)) if (hook.steers or hook.reads)
               else None)
     n_watch, k = len(request.watch), hook.top_k
+    run = None
     try:
         prompt = torch.tensor([ids], dtype=torch.long, device=device).expand(rows, -1)
         forward = _Forward(model)
@@ -353,6 +368,14 @@ def stream(session: Session, request: GenerationRequest,
         yield PromptEvent(ids, texts, watch_rows, top_rows,
                           ["baseline"] + [v.describe(session.label_of) for v in request.variants],
                           used_template)
+        decode = "eager"
+        run = _compiled_forward(session, request, hook, past, len(ids))
+        if isinstance(run, str):
+            decode, run = f"eager: {run}", None
+        elif run is not None:
+            forward = run
+            if handle is not None:
+                handle.remove()   # the compiled step carries its own hook
         sampler = CoupledSampler(request, rows, logits.shape[-1], device, prompt[0])
         eos = _eos_ids(session) if request.stop_at_eos else set()
         finished = [False] * rows
@@ -402,10 +425,12 @@ def stream(session: Session, request: GenerationRequest,
         else:
             step = request.max_new_tokens
         yield DoneEvent(reason, [d.text for d in decoders], step,
-                        time.perf_counter() - t0, first)
+                        time.perf_counter() - t0, first, run.status if run is not None else decode)
     finally:
         if handle is not None:
             handle.remove()
+        if run is not None:
+            run.close()
 
 
 @dataclass

@@ -92,6 +92,19 @@ def raw_strength(f: FeatureSteer, unit: str, max_acts: torch.Tensor | None) -> f
     return float(f.strength) * peak
 
 
+def apply_clamp(sae: SAE, h: torch.Tensor, index: torch.Tensor, target: torch.Tensor,
+                mask: torch.Tensor) -> torch.Tensor:
+    """`h [rows, T, d]` with feature `index[c]` moved to `target[r, c]` in every row r where
+    `mask[r, c]` is 1; the SAE's error term is kept. Shapes are fixed by `index`, so the
+    compiled decode step (engine/compiled) runs the same code on its padded buffers."""
+    current, state = sae.encode_subset_with_state(h, index)
+    delta = (target.unsqueeze(1) - current) * mask.unsqueeze(1)
+    rows = sae.decoder_rows(index, state)   # [n, d] or [B, T, n, d]
+    if rows.dim() == 2:
+        return h + delta @ rows
+    return h + (delta.unsqueeze(-1) * rows).sum(-2)
+
+
 class SteeringHook:
     """Tensors for one generation's rows, and the hook function that applies them and reads the
     watched features after the change. Built once per generation; all on the SAE's device."""
@@ -173,13 +186,7 @@ class SteeringHook:
             if self.add_features:
                 h = h + self.add_vec
             if self.clamp_features:
-                current, state = sae.encode_subset_with_state(h, self.clamp_index)
-                delta = (self.clamp_target.unsqueeze(1) - current) * self.clamp_mask.unsqueeze(1)
-                rows = sae.decoder_rows(self.clamp_index, state)   # [n, d] or [B, T, n, d]
-                if rows.dim() == 2:
-                    h = h + delta @ rows
-                else:
-                    h = h + (delta.unsqueeze(-1) * rows).sum(-2)
+                h = apply_clamp(sae, h, self.clamp_index, self.clamp_target, self.clamp_mask)
         if self.reads:
             self._read(h, steer)
         return h.to(hidden.dtype) if steer else None
