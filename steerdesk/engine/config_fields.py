@@ -1,8 +1,6 @@
-"""Typed reads of fields from parsed JSON configs: one line naming the file and the field when a
-value has the wrong type, is not finite, or is out of range.
-
-JSON gives ints, floats, strings, bools, lists and dicts; configs written by other tools put
-numbers in strings, booleans where numbers go, and so on. Each getter says what it wants."""
+"""Typed reads of fields from parsed JSON: one line naming the file and the field when a value
+has the wrong type or is out of range (configs written by other tools put numbers in strings,
+booleans where numbers go, and so on)."""
 
 from __future__ import annotations
 
@@ -41,60 +39,4 @@ def want_int(data: dict, key: str, where: str, *, default: Any = _MISSING,
         raise InputError(f"{_where(where, key)} is {value}; it must be at least {lo}")
     if hi is not None and value > hi:
         raise InputError(f"{_where(where, key)} is {value}; it must be at most {hi}")
-    return value
-
-
-def want_float(data: dict, key: str, where: str, *, default: Any = _MISSING,
-               lo: float | None = None, hi: float | None = None,
-               positive: bool = False) -> Any:
-    """A finite number. `positive`: strictly above 0."""
-    value = _lookup(data, key, default)
-    if value is _MISSING:
-        raise InputError(f"{_where(where, key)} is missing")
-    if value is default:
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{_where(where, key)} must be a number, not {value!r:.40}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise InputError(f"{_where(where, key)} is {value}; it must be a finite number")
-    if positive and not value > 0:
-        raise InputError(f"{_where(where, key)} is {value}; it must be above 0")
-    if lo is not None and value < lo:
-        raise InputError(f"{_where(where, key)} is {value}; it must be at least {lo}")
-    if hi is not None and value > hi:
-        raise InputError(f"{_where(where, key)} is {value}; it must be at most {hi}")
-    return value
-
-
-def want_str(data: dict, key: str, where: str, *, default: Any = _MISSING) -> Any:
-    value = _lookup(data, key, default)
-    if value is _MISSING:
-        raise InputError(f"{_where(where, key)} is missing")
-    if value is default:
-        return value
-    if not isinstance(value, str):
-        raise InputError(f"{_where(where, key)} must be text, not {value!r:.40}")
-    return value
-
-
-def want_bool(data: dict, key: str, where: str, *, default: Any = _MISSING) -> Any:
-    value = _lookup(data, key, default)
-    if value is _MISSING:
-        raise InputError(f"{_where(where, key)} is missing")
-    if value is default:
-        return value
-    if not isinstance(value, bool):
-        raise InputError(f"{_where(where, key)} must be true or false, not {value!r:.40}")
-    return value
-
-
-def want_dict(data: dict, key: str, where: str, *, default: Any = _MISSING) -> Any:
-    value = _lookup(data, key, default)
-    if value is _MISSING:
-        raise InputError(f"{_where(where, key)} is missing")
-    if value is default:
-        return value
-    if not isinstance(value, dict):
-        raise InputError(f"{_where(where, key)} must be an object, not {type(value).__name__}")
     return value

@@ -71,21 +71,6 @@ def check_file(path: Path | str, what: str = "file") -> Path:
     return path
 
 
-def check_folder(path: Path | str, what: str = "folder") -> Path:
-    path = Path(path)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise InputError(f"{path}: {what} not found") from None
-    except OSError as exc:
-        raise os_problem(path, exc) from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise InputError(f"{path}: is a file, where a {what} was expected")
-    if not os.access(path, os.R_OK | os.X_OK):
-        raise InputError(f"{path}: cannot be read: permission denied")
-    return path
-
-
 def is_regular_file(path: Path | str) -> bool:
     """Like Path.is_file, but False for anything that is not a plain file, and never raises."""
     try:
