@@ -1,10 +1,13 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Content hashes (engine/fingerprint.py) are cached here, not in the user's cache folder.
+os.environ.setdefault("STEERDESK_CACHE", tempfile.mkdtemp(prefix="steerdesk-test-cache-"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pytest  # noqa: E402

@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from steerdesk.cli.parsing import positive_float, whole
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -18,22 +20,23 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true",
                    help="the pocket pack only, 32 new tokens, 5 repetitions (under a minute)")
     p.add_argument("--models", metavar="M,M",
-                   help="which models: pocket, gpt2-small, llama-3.2-1b (and tiny, for tests)")
-    p.add_argument("--prompt-tokens", type=int, metavar="N",
+                   help="which models: pocket, gpt2-small, llama-3.2-1b (and tiny, for tests); "
+                        "default: all three (--quick: pocket)")
+    p.add_argument("--prompt-tokens", type=whole(2, 1 << 20), metavar="N",
                    help="prompt length for every model (default: 128; 64 for llama-3.2-1b)")
-    p.add_argument("--new-tokens", type=int, metavar="N",
+    p.add_argument("--new-tokens", type=whole(1, 1 << 20), metavar="N",
                    help="new tokens per run for every model (default: pocket 64, gpt2-small 32, "
                         "llama-3.2-1b 16; --quick 32)")
-    p.add_argument("--repeats", type=int, metavar="N",
+    p.add_argument("--repeats", type=whole(1, 1000), metavar="N",
                    help="timed runs of each mode (default: pocket 5, gpt2-small 3, "
                         "llama-3.2-1b 3; --quick 5)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--dtype", default="float32", help="float32 (default) or bfloat16 (GPU)")
-    p.add_argument("--threads", type=int, metavar="N", default=1,
+    p.add_argument("--threads", type=whole(1, 1024), metavar="N", default=1,
                    help="torch CPU threads (default 1: steady timings on a shared or busy "
                         "machine, where more threads wait on each other; the ratios change "
                         "little with the thread count)")
-    p.add_argument("--bandwidth", type=float, metavar="TB/S",
+    p.add_argument("--bandwidth", type=positive_float, metavar="TB/S",
                    help="GPU memory bandwidth for the decode bound weight_bytes / bandwidth "
                         "(default: known for H100 3.35, H200 4.8)")
     p.add_argument("--compile", action="store_true",

@@ -10,14 +10,21 @@ Ctrl-C during a build saves its state; the same command resumes it.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
-from steerdesk.cli.common import add_session_args, open_session_from_args
+from steerdesk.cli.common import (
+    add_json_args,
+    add_session_args,
+    envelope,
+    open_session_from_args,
+    print_json,
+    wants_json,
+)
+from steerdesk.cli.parsing import add_deprecated, whole
 from steerdesk.engine.errors import Cancelled, InputError
 
 
@@ -35,43 +42,46 @@ def register(subparsers) -> None:
                                    "Interrupt with Ctrl-C and run the same command to resume.")
     add_session_args(b)
     b.add_argument("--corpus", required=True, metavar="FILE_OR_FOLDER",
-                   help=".txt (paragraphs), .jsonl (one {\"text\": ...} per line) or a folder")
-    b.add_argument("--tokens", type=int, metavar="N", help="stop after N tokens (default: all)")
+                   help=".txt (paragraphs), .jsonl (one {\"text\": ...} per line) or a folder "
+                        "(required)")
+    b.add_argument("--tokens", type=whole(1), metavar="N", help="stop after N tokens (default: all)")
     b.add_argument("--out", metavar="DIR",
                    help="where to write the catalog (default: beside the SAE)")
-    b.add_argument("--context", type=int, default=128, metavar="T",
-                   help="tokens per sequence (default 128)")
-    b.add_argument("--batch-size", type=int, default=8, metavar="B",
-                   help="sequences per forward pass (default 8)")
-    b.add_argument("--top-k", type=int, default=10, metavar="K",
-                   help="snippets kept per feature (default 10)")
-    b.add_argument("--logit-tokens", type=int, default=10, metavar="N",
-                   help="promoted/suppressed output tokens kept per feature (default 10; 0 skips "
-                        "them, which saves d_sae x vocab x d_model work on a CPU)")
+    b.add_argument("--context", type=whole(2, 1 << 20), default=128, metavar="T",
+                   help="tokens per sequence")
+    b.add_argument("--batch-size", type=whole(1, 1 << 16), default=8, metavar="B",
+                   help="sequences per forward pass")
+    limit = b.add_argument("--limit", type=whole(1, 10_000), default=10, metavar="N",
+                           help="snippets kept per feature")
+    add_deprecated(b, "--top-k", limit)
+    b.add_argument("--logit-tokens", type=whole(0, 10_000), default=10, metavar="N",
+                   help="promoted/suppressed output tokens kept per feature (default: 10; 0 "
+                        "skips them, which saves d_sae x vocab x d_model work on a CPU)")
     b.add_argument("--restart", action="store_true",
                    help="discard an unfinished build saved in the output folder")
-    b.add_argument("--json", action="store_true", help="print one JSON object when done")
+    add_json_args(b, "print one JSON object when done")
 
     i = sub.add_parser("import", help="import feature labels (Neuronpedia JSON/JSONL, or CSV)",
                        description="Import a Neuronpedia explanation export (JSON, JSONL, .gz) "
                                    "or a CSV of index,label. Labels you typed yourself are kept.")
-    i.add_argument("--sae", required=True, metavar="S", help="the SAE the labels belong to")
+    i.add_argument("--sae", required=True, metavar="S",
+                   help="the SAE the labels belong to (required)")
     i.add_argument("file", help="the label file, or a folder of them (Neuronpedia's "
                    "explanations/batch-N.jsonl.gz)")
     i.add_argument("--source", choices=("imported", "hand"), default="imported",
                    help="record them as imported (default) or hand-written labels")
     i.add_argument("--layer", metavar="ID",
                    help="when the file covers several SAEs: the layer/SAE id to take "
-                        "(e.g. 6-res-jb)")
+                        "(e.g. 6-res-jb; default: the only one)")
     i.add_argument("--replace", action="store_true",
                    help="drop the earlier labels of this source first")
     i.add_argument("--allow-pickle", action="store_true",
                    help="yes, read a .pt/.pth SAE to learn its size")
-    i.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_args(i)
 
     n = sub.add_parser("info", help="what the catalog beside an SAE holds")
     n.add_argument("--sae", metavar="S", help="an SAE or catalog folder (default: the pocket pack)")
-    n.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_args(n)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,12 +121,8 @@ def _build(args) -> int:
     from steerdesk.engine.catalog import build_catalog
     from steerdesk.engine.catalog.corpus import Corpus
 
-    if args.tokens is not None and args.tokens <= 0:
-        raise InputError(f"--tokens {args.tokens}: must be a positive number")
-    if args.batch_size < 1:
-        raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
     Corpus(args.corpus)                     # a missing or wrong corpus fails before the model loads
-    session = open_session_from_args(args, quiet=args.json)
+    session = open_session_from_args(args, quiet=wants_json(args))
     stop = threading.Event()
     previous = None
 
@@ -126,11 +132,11 @@ def _build(args) -> int:
 
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, on_sigint)
-    bar = ProgressBar(sys.stderr.isatty() and not args.json)
+    bar = ProgressBar(sys.stderr.isatty() and not wants_json(args))
     t0 = time.perf_counter()
     try:
         cat = build_catalog(session, args.corpus, args.out, tokens=args.tokens,
-                            context=args.context, batch_size=args.batch_size, top_k=args.top_k,
+                            context=args.context, batch_size=args.batch_size, top_k=args.limit,
                             logit_tokens=args.logit_tokens, progress=bar, cancelled=stop,
                             restart=args.restart)
     except Cancelled as exc:
@@ -143,11 +149,15 @@ def _build(args) -> int:
     bar.close()
     mx = cat.max_activations()
     alive = int((mx > 0).sum()) if mx is not None else 0
-    info = {"catalog": str(cat.path), "tokens": cat.manifest.get("tokens"),
-            "features": cat.d_sae, "features_active": alive,
-            "seconds": round(time.perf_counter() - t0, 2)}
-    if args.json:
-        print(json.dumps(info, indent=1))
+    info = {"tokens": cat.manifest.get("tokens"), "d_sae": cat.d_sae, "features_active": alive}
+    if wants_json(args):
+        from steerdesk.engine.provenance import catalog_record, session_record
+
+        print_json(args, envelope("catalog build", session=session_record(session),
+                                  run={"threads": args.threads_used,
+                                       "seconds": round(time.perf_counter() - t0, 2)},
+                                  catalog=catalog_record(cat), corpus=str(args.corpus),
+                                  snippets_per_feature=args.limit, **info))
     else:
         print(f"catalog written to {cat.path}: {info['tokens']:,} tokens, {alive:,} of "
               f"{cat.d_sae:,} features active")
@@ -178,8 +188,11 @@ def _import(args) -> int:
         cat = create_empty(folder, loaded.d_sae, sae=str(sae))
     report = import_labels(cat, label_file, source=args.source, layer=args.layer,
                            replace=args.replace)
-    if args.json:
-        print(json.dumps({"catalog": str(cat.path), **report.to_dict()}, indent=1))
+    if wants_json(args):
+        from steerdesk.engine.provenance import catalog_record
+
+        print_json(args, envelope("catalog import", session={"catalog": catalog_record(cat)},
+                                  **{**report.to_dict(), "path": str(label_file)}))
         return 0
     print(f"imported {report.imported:,} labels from {label_file.name} into {cat.path}"
           + (f" ({report.duplicates} extra explanations skipped)" if report.duplicates else ""))
@@ -204,8 +217,14 @@ def _info(args) -> int:
     info = {"catalog": str(cat.path), **{k: v for k, v in cat.manifest.items() if k != "format"},
             "labelled": sum(1 for x in labels if x), "labels_by_source": counts,
             "features_active": int((mx > 0).sum()) if mx is not None else None}
-    if args.json:
-        print(json.dumps(info, indent=1))
+    if wants_json(args):
+        from steerdesk.engine.provenance import catalog_record
+
+        print_json(args, envelope("catalog info", session={"catalog": catalog_record(cat)},
+                                  manifest={k: v for k, v in cat.manifest.items()
+                                            if k != "format"},
+                                  labelled=info["labelled"], labels_by_source=counts,
+                                  features_active=info["features_active"]))
         return 0
     for k, v in info.items():
         print(f"{k}: {v}")

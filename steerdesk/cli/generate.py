@@ -1,50 +1,122 @@
-"""`steerdesk generate`: baseline and steered continuations of one prompt, side by side."""
+"""`steerdesk generate`: baseline and steered continuations of one prompt, side by side.
+
+The options come in groups, one function each (prompt, steering, sampling, readout, output),
+so that a new kind of steering adds its flags to `add_steering_args` and its variants in
+`build_variants`. The JSON record is made in generate_json.py, a rerun from it in replay.py."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from steerdesk.cli.common import add_session_args, open_session_from_args
+from steerdesk.cli.common import (
+    add_json_args,
+    add_session_args,
+    open_session_from_args,
+    print_json,
+    wants_json,
+    warn,
+)
+from steerdesk.cli.parsing import finite_float, whole
 from steerdesk.engine.errors import InputError
+
+STRENGTH_AND_UNITS = """\
+strength and units:
+  Each --steer is one more column, decoded in the same batch as the baseline. Its items are
+  IDX=STRENGTH in the default --mode, or with a mode of their own: 598=2,1416=ablate,77=clamp:5.
+    add     adds STRENGTH x the feature's decoder row to the activation at the SAE's hook
+    clamp   sets the feature's activation to STRENGTH, keeping the SAE's error term
+    ablate  clamps it to 0 (a strength given with it is not used)
+  --unit raw (default): strengths in the SAE's own activation scale. --unit max: in multiples
+  of each feature's max activation in the catalog beside the SAE ("2x max"). The JSON record
+  keeps both, with the max activation used, so --replay does not depend on the catalog.
+
+greedy and sampled:
+  --temperature 0 (default) is greedy; top-k, top-p and the seed apply when it is above 0.
+  Every column draws its token with the same noise, so differences come from steering alone.
+"""
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "generate", help="baseline and steered continuations of a prompt",
         description="Continue a prompt without steering (the baseline) and with each --steer "
-                    "variant, decoded together as one batch with the same sampling noise.")
+                    "variant, decoded together as one batch with the same sampling noise.",
+        epilog=STRENGTH_AND_UNITS)
     add_session_args(p)
-    p.add_argument("--prompt", required=True, help="the text to continue")
-    p.add_argument("--steer", action="append", default=[], metavar="SPEC",
-                   help="one steered variant: IDX=STRENGTH[,IDX=STRENGTH...]; repeat for more")
-    p.add_argument("--preset", metavar="FILE_OR_NAME",
-                   help="a preset file, or the name of a preset of the loaded pack: one more variant")
-    p.add_argument("--mode", choices=("add", "clamp", "ablate"), default="add",
-                   help="add: add strength x the decoder row; clamp: set the activation to the "
-                        "strength; ablate: set it to 0 (default add)")
-    p.add_argument("--unit", choices=("raw", "max"), default="raw",
-                   help="strengths in raw units or in multiples of each feature's max activation")
-    p.add_argument("--positions", choices=("all", "generated"), default="all",
-                   help="steer every position (default) or only generated tokens")
-    p.add_argument("--max-new-tokens", type=int, default=48, metavar="N")
-    p.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 = greedy")
-    p.add_argument("--top-p", type=float, default=1.0, metavar="P")
-    p.add_argument("--repetition-penalty", type=float, default=1.0, metavar="R")
-    p.add_argument("--seed", type=int, default=0, metavar="N")
-    p.add_argument("--chat", action="store_true", help="apply the tokenizer's chat template")
-    p.add_argument("--watch", default="", metavar="IDX,IDX...",
-                   help="features whose activations to report (default: the steered ones)")
-    p.add_argument("--top-k", type=int, default=0, metavar="K",
-                   help="also report the K most active features at every token")
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+    before = len(p._actions)
+    add_prompt_args(p)
+    add_steering_args(p)
+    add_sampling_args(p)
+    add_readout_args(p)
+    # What a record's own settings replace under --replay (to warn when one is given too).
+    p.set_defaults(_run_options=[(a.option_strings[0], a.dest, a.default)
+                                 for a in p._actions[before:]])
+    g = p.add_argument_group("output")
+    add_json_args(g, "print the run's record as one JSON object")
+    g.add_argument("--replay", metavar="RUN.json",
+                   help="rerun the run a --json record describes, check its files by their "
+                        "hashes, and say whether the tokens come out the same (default: off)")
+    p.set_defaults(func=run)
+
+
+def add_prompt_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("prompt")
+    g.add_argument("--prompt", help="the text to continue (required, unless --replay)")
+    g.add_argument("--chat", action="store_true",
+                   help="wrap the prompt in the tokenizer's chat template (a warning where it "
+                        "has none)")
+
+
+def add_steering_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("steering (see 'strength and units' below)")
+    g.add_argument("--steer", action="append", default=[], metavar="SPEC",
+                   help="one steered column: IDX=STRENGTH[,IDX=MODE:STRENGTH,IDX=ablate...]; "
+                        "repeat for more columns (default: none, the baseline alone)")
+    g.add_argument("--preset", metavar="FILE_OR_NAME",
+                   help="one more column from a preset file, or from a preset of the loaded "
+                        "pack by its name (default: none)")
+    g.add_argument("--mode", choices=("add", "clamp", "ablate"), default="add",
+                   help="the mode of items given as plain IDX=STRENGTH")
+    g.add_argument("--unit", choices=("raw", "max"), default="raw",
+                   help="strengths in raw units, or in multiples of each feature's max "
+                        "activation")
+    g.add_argument("--positions", choices=("all", "generated"), default="all",
+                   help="steer the prompt and the new tokens (all), or the new tokens only")
+
+
+def add_sampling_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sampling")
+    g.add_argument("--max-new-tokens", type=int, default=48, metavar="N",
+                   help="new tokens per column, at most 65536")
+    g.add_argument("--temperature", type=finite_float, default=0.0, metavar="T",
+                   help="0 is greedy; above 0 samples")
+    g.add_argument("--top-k", type=int, default=0, metavar="K",
+                   help="sample from the K likeliest tokens only; 0 is all (as in transformers)")
+    g.add_argument("--top-p", type=finite_float, default=1.0, metavar="P",
+                   help="sample from the likeliest tokens whose probabilities add up to P")
+    g.add_argument("--repetition-penalty", type=finite_float, default=1.0, metavar="R",
+                   help="above 1 makes tokens already in the text less likely (as in "
+                        "transformers); 1 is off")
+    g.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="the sampling noise's seed: the same seed gives the same text")
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="decode with the compiled step (static cache, torch.compile); the first "
                         "run of a shape compiles for a while, later runs reuse torch's cache "
                         "(default: off on the CPU, where compiling costs more than it saves in "
                         "one generation)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run)
+
+
+def add_readout_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("readout (shown as a table under each column, and in the JSON)")
+    g.add_argument("--watch", default=None, metavar="IDX,IDX...",
+                   help="features whose activation to report at every token (default: the "
+                        "steered ones in the JSON, none in the text output)")
+    g.add_argument("--top-features", type=whole(0, 4096), default=0, metavar="K",
+                   help="also report the K most active features at every token; 0 is off")
+    g.add_argument("--prompt-logprobs", action="store_true",
+                   help="also the log-probability of every prompt token in each column (costs a "
+                        "[prompt x vocabulary] pass; default: off)")
 
 
 def _int_list(text: str, flag: str) -> list[int]:
@@ -54,32 +126,66 @@ def _int_list(text: str, flag: str) -> list[int]:
         raise InputError(f"{flag} {text!r}: expected feature indices like 12,40,7") from None
 
 
-def run(args: argparse.Namespace) -> int:
-    from steerdesk.engine.generation import GenerationRequest, generate
-    from steerdesk.engine.presets import resolve_preset
+def build_variants(args: argparse.Namespace) -> list:
+    """The --steer columns, in order; notes about them (a strength with ablate) become warnings."""
     from steerdesk.engine.steering import parse_spec
 
-    variants = [parse_spec(s, args.mode, args.unit) for s in args.steer]
-    watch = _int_list(args.watch, "--watch")
-    session = open_session_from_args(args, quiet=args.json)
-    if args.preset:
-        variants.append(resolve_preset(args.preset, session.sae_path).to_spec())
-    if not watch:
-        watch = sorted({f.index for v in variants for f in v.features})
+    notes: list[str] = []
+    variants = [parse_spec(s, args.mode, args.unit, notes) for s in args.steer]
+    for note in notes:
+        warn(note)
+    return variants
+
+
+def build_request(args: argparse.Namespace, variants: list):
+    from steerdesk.engine.generation import GenerationRequest
+
+    watch = _int_list(args.watch, "--watch") if args.watch else sorted(
+        {f.index for v in variants for f in v.features})
     request = GenerationRequest(
         prompt=args.prompt, variants=variants, max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
         repetition_penalty=args.repetition_penalty, chat=args.chat, watch=watch,
-        top_k_features=args.top_k, positions=args.positions, compile=args.compile)
+        top_k_features=args.top_features, positions=args.positions,
+        prompt_logprobs=args.prompt_logprobs, compile=args.compile)
+    request.validate()   # before the model loads: a bad value costs no wait
+    return request
+
+
+def warn_about_sampling(args: argparse.Namespace) -> None:
+    if args.temperature == 0:
+        if args.top_k:
+            warn(f"--top-k {args.top_k} does nothing with --temperature 0 (greedy); it is "
+                 "sampling top-k, as in transformers (the K most active features per token "
+                 "are --top-features K)")
+        if args.top_p != 1.0:
+            warn(f"--top-p {args.top_p} does nothing with --temperature 0 (greedy)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.replay:
+        from steerdesk.cli.replay import replay
+
+        return replay(args)
+    if not args.prompt:
+        raise InputError("there is no prompt; give one with --prompt TEXT, or rerun a record "
+                         "with --replay RUN.json")
+    from steerdesk.engine.generation import generate
+    from steerdesk.engine.presets import resolve_preset
+
+    request = build_request(args, build_variants(args))
+    warn_about_sampling(args)
+    session = open_session_from_args(args, quiet=wants_json(args))
+    if args.preset:
+        request.variants.append(resolve_preset(args.preset, session.sae_path).to_spec())
+        if not args.watch:
+            request.watch = sorted({f.index for v in request.variants for f in v.features})
     if args.compile:
-        _compile_ahead(session, request, quiet=args.json)
+        _compile_ahead(session, request, quiet=wants_json(args))
     result = generate(session, request)
     if result.done.decode.startswith("eager:"):
-        print(f"steerdesk: decoded without compiling ({result.done.decode[7:]})", file=sys.stderr)
-    if args.json:
-        print(json.dumps(to_json(session, request, result), ensure_ascii=False))
-    else:
-        print_text(request, result)
+        warn(f"decoded without compiling ({result.done.decode[7:]})")
+    report(args, session, request, result)
     return 0
 
 
@@ -94,54 +200,18 @@ def _compile_ahead(session, request, quiet: bool) -> None:
     prepare(session, request, progress)
 
 
-def _acts(watch: list[int], values: list[float]) -> dict[str, float]:
-    return {str(i): v for i, v in zip(watch, values)}
+def report(args: argparse.Namespace, session, request, result, extra: dict | None = None) -> None:
+    """The run as JSON or as text, and the warnings it calls for."""
+    if args.chat and not result.prompt.chat_template_used:
+        warn(f"{session.lm.name}: its tokenizer has no chat template; --chat used the prompt "
+             "as it is")
+    if wants_json(args):
+        from steerdesk.cli.generate_json import to_json
 
+        print_json(args, {**to_json(session, request, result, threads=args.threads_used),
+                          **(extra or {})})
+    else:
+        from steerdesk.cli.generate_text import print_text
 
-def _tokens(result_row, watch, with_top: bool) -> list[dict]:
-    out = []
-    for t in result_row.tokens:
-        item = {"id": t.token_id, "text": t.text, "logprob": t.logprob,
-                "activations": _acts(watch, t.activations)}
-        if with_top:
-            item["top_features"] = [[i, v] for i, v in t.top_features]
-        out.append(item)
-    return out
-
-
-def to_json(session, request, result) -> dict:
-    watch, with_top = request.watch, request.top_k_features > 0
-    prompt = result.prompt
-    prompt_tokens = []
-    for pos, (tid, text) in enumerate(zip(prompt.token_ids, prompt.token_texts)):
-        item = {"id": tid, "text": text, "activations": _acts(watch, prompt.activations[0][pos])}
-        if with_top:
-            item["top_features"] = [[i, v] for i, v in prompt.top_features[0][pos]]
-        prompt_tokens.append(item)
-    base = result.rows[0]
-    return {
-        "config": {
-            **session.describe(),
-            "prompt": request.prompt, "chat_template_used": prompt.chat_template_used,
-            "max_new_tokens": request.max_new_tokens, "temperature": request.temperature,
-            "top_p": request.top_p, "seed": request.seed,
-            "repetition_penalty": request.repetition_penalty, "positions": request.positions,
-            "watch": watch, "finish_reason": result.done.reason, "decode": result.done.decode,
-            "seconds": round(result.done.seconds, 4),
-        },
-        "prompt": {"tokens": prompt_tokens},
-        "baseline": {"text": base.text, "tokens": _tokens(base, watch, with_top)},
-        "steered": [{"spec": row.name, "unit": spec.unit,
-                     "features": [{"index": f.index, "mode": f.mode, "strength": f.strength}
-                                  for f in spec.features],
-                     "text": row.text, "tokens": _tokens(row, watch, with_top)}
-                    for spec, row in zip(request.variants, result.rows[1:])],
-    }
-
-
-def print_text(request, result) -> None:
-    out = sys.stdout
-    for row in result.rows:
-        print(f"=== {row.name}", file=out)
-        print(request.prompt + row.text, file=out)
-        print(file=out)
+        print_text(request, result, table=bool(args.watch) or request.top_k_features > 0,
+                   out=sys.stdout)

@@ -26,14 +26,26 @@ def add_gui_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="steerdesk", description="Steer a language model by its "
-                                "SAE features, in a window.")
+    from steerdesk.cli.parsing import Parser
+
+    p = Parser(prog="steerdesk", description="Steer a language model by its SAE features, in "
+               "a window.")
     add_gui_args(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(list(argv if argv is not None else sys.argv[1:]))
+    from steerdesk.cli.parsing import UsageError, parse
+
+    try:
+        args = parse(_parser(), list(argv if argv is not None else sys.argv[1:]))
+    except UsageError as exc:
+        exc.report()
+        return 2
+    if args.threads:   # the app keeps torch's own choice unless told
+        import torch
+
+        torch.set_num_threads(args.threads)
     if bool(args.model) != bool(args.sae):
         print("steerdesk: give both --model and --sae, or neither", file=sys.stderr)
         return 2

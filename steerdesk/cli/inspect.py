@@ -9,6 +9,6 @@ from steerdesk.cli.features import TEXT_DESCRIPTION, TEXT_HELP, add_text_args, t
 def register(subparsers) -> None:
     p = subparsers.add_parser("inspect", help=f"{TEXT_HELP} (= features text)",
                               description=TEXT_DESCRIPTION)
-    p.add_argument("--text", required=True, help="the text to read")
+    p.add_argument("--text", required=True, help="the text to read (required)")
     add_text_args(p)
     p.set_defaults(func=text_command)

@@ -12,8 +12,9 @@ gated repos. Ctrl-C stops a pull; the same command resumes it. Once pulled,
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from steerdesk.cli.common import add_json_args, envelope, print_json, wants_json
 
 from steerdesk.engine.downloads import PullProgress, human_bytes, human_seconds
 
@@ -27,13 +28,13 @@ def register(subparsers) -> None:
     ls = sub.add_parser("list", help="the gallery, with sizes and what is downloaded")
     ls.add_argument("--all", action="store_true",
                     help="every SAE release known (with sae-lens installed, its whole registry)")
-    ls.add_argument("--json", action="store_true", help="print JSON")
+    add_json_args(ls)
     pull = sub.add_parser("pull", help="download a gallery model or RELEASE:SAE_ID and its model")
     pull.add_argument("name", metavar="NAME", help="gpt2-small, or e.g. "
                       "gpt2-small-res-jb:blocks.8.hook_resid_pre")
     pull.add_argument("--sae-only", action="store_true", help="only the SAE, not its model")
     lab = sub.add_parser("labels", help="fetch Neuronpedia's explanations for a pulled SAE")
-    lab.add_argument("name", metavar="NAME")
+    lab.add_argument("name", metavar="NAME", help="RELEASE:SAE_ID of a pulled SAE")
     lab.add_argument("--base-url", metavar="URL", help="Neuronpedia's dataset export server "
                      "(default: its S3 bucket, or STEERDESK_NEURONPEDIA_URL)")
 
@@ -86,8 +87,9 @@ def _rows(all_releases: bool) -> list[dict]:
 
 def _list(args) -> int:
     rows = _rows(args.all)
-    if args.json:
-        print(json.dumps(rows, indent=1))
+    if wants_json(args):
+        print_json(args, envelope("models list", models=[r for r in rows if "name" in r],
+                                  releases=[r for r in rows if "release" in r]))
         return 0
     print(f"{'NAME':<20} {'DOWNLOAD':>9}  {'WEIGHTS NEED':<28} {'LICENCE':<20} HERE  SAE")
     for r in (r for r in rows if "name" in r):

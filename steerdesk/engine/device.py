@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from steerdesk.engine.errors import InputError
@@ -47,3 +49,19 @@ def resolve_dtype(name: str | None, device: torch.device) -> torch.dtype:
 
 def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).replace("torch.", "")
+
+
+# torch's own choice (one thread per physical core), taken before anyone changes it.
+TORCH_DEFAULT_THREADS = torch.get_num_threads()
+
+
+def auto_threads() -> int:
+    """CPU threads for a run on a machine others may be using: the cores that the last
+    minute's load average leaves free, at least 1 and at most torch's default. On a busy
+    machine threads that wait for a core slow every step (docs/benchmarks.md, "Threads")."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):   # Windows has no load average: torch's default
+        return TORCH_DEFAULT_THREADS
+    free = (os.cpu_count() or TORCH_DEFAULT_THREADS) - round(load)
+    return max(1, min(TORCH_DEFAULT_THREADS, free))

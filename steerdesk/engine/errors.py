@@ -26,8 +26,18 @@ class InputError(Exception):
         return str(self.args[0]) if self.args else ""
 
     def for_cli(self) -> str:
-        """The one line the CLI prints: the sentence, then its flag hint."""
-        return f"{self.message}; {self.cli_hint}" if self.cli_hint else self.message
+        """The one line the CLI prints: the sentence, then its flag hint (a message that quotes
+        a library's several lines is folded into one)."""
+        text = f"{self.message}; {self.cli_hint}" if self.cli_hint else self.message
+        return " ".join(text.split())
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """A library's exception as one short line for a user: its first non-empty line (libraries
+    such as tokenizers and torch.load explain over several), or its type when it says nothing."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class PickleRefused(InputError):

@@ -33,24 +33,40 @@ class GenerationRequest:
     max_new_tokens: int = 48
     temperature: float = 0.0          # 0: greedy
     top_p: float = 1.0
+    top_k: int = 0                    # sampling: keep the k likeliest tokens; 0: all
     seed: int | None = 0
     repetition_penalty: float = 1.0
     chat: bool = False
     watch: list[int] = field(default_factory=list)
     top_k_features: int = 0           # >0: a full SAE encode per step, top-k per row
+    prompt_logprobs: bool = False     # also each prompt token's log-prob, per row
     positions: str = "all"            # "all" or "generated"
     stop_at_eos: bool = True
     compile: bool | None = None       # the compiled decode step; None: where it is the default
 
+    # Longer runs are a typo (10000000000) rather than a wish: each token costs a forward pass.
+    MAX_NEW_TOKENS = 65_536
+
     def validate(self) -> None:
-        if self.max_new_tokens < 0:
-            raise InputError(f"max new tokens {self.max_new_tokens}: must be 0 or more")
-        if self.temperature < 0:
-            raise InputError(f"temperature {self.temperature}: must be 0 (greedy) or more")
-        if not 0 < self.top_p <= 1:
-            raise InputError(f"top-p {self.top_p}: must be in (0, 1]")
-        if self.repetition_penalty <= 0:
-            raise InputError(f"repetition penalty {self.repetition_penalty}: must be above 0")
+        """Every field in range, with one sentence naming the field where one is not."""
+        from steerdesk.engine.values import check_number, check_whole
+
+        check_whole("max new tokens", self.max_new_tokens, 0, self.MAX_NEW_TOKENS,
+                    field="max_new_tokens")
+        check_number("temperature", self.temperature, "0 (greedy) or more", lambda x: x >= 0,
+                     field="temperature")
+        check_number("top-p", self.top_p, "in (0, 1]", lambda x: 0 < x <= 1, field="top_p")
+        check_whole("top-k", self.top_k, 0, None, field="top_k", expected="0 (off) or more")
+        check_number("repetition penalty", self.repetition_penalty, "above 0", lambda x: x > 0,
+                     field="repetition_penalty")
+        check_whole("top features per token", self.top_k_features, 0, field="top_k_features")
+        if self.seed is not None:
+            check_whole("seed", self.seed, 0, 2 ** 63 - 1, field="seed")
+        for i in self.watch:
+            check_whole("watched feature", i, 0, field="watch")
+
+
+MAX_NEW_TOKENS = GenerationRequest.MAX_NEW_TOKENS
 
 
 @dataclass
@@ -77,6 +93,7 @@ class PromptEvent:
     top_features: list[list[list[tuple[int, float]]]]  # [row][position][k]
     row_names: list[str]
     chat_template_used: bool
+    logprobs: list[list[float | None]] | None = None   # [row][position], when asked for
 
 
 @dataclass
@@ -284,13 +301,42 @@ def _eos_ids(session: Session) -> set[int]:
     return ids
 
 
+def _position_limit(model) -> int | None:
+    """How many positions a model with learned position embeddings (GPT-2's wpe, OPT's) can
+    take; None for rotary and other schemes, which have no hard end."""
+    for name, module in model.named_modules():
+        if name.rsplit(".", 1)[-1] in ("wpe", "embed_positions") and isinstance(
+                module, torch.nn.Embedding):
+            return int(module.num_embeddings)
+    return None
+
+
+def _prompt_logprobs(model, prompt: torch.Tensor, hook: SteeringHook
+                     ) -> list[list[float | None]]:
+    """[row][position]: each prompt token's log-prob given the ones before it, under each row's
+    own (steered) distribution; None for the first token, which nothing predicts. The prompt's
+    pass keeps only its last position's logits, so this is one more pass with every row and
+    every position's logits, made only when asked for."""
+    hook.in_prefill = True   # steered as the prompt's pass was (positions="generated": not)
+    try:
+        with torch.inference_mode():
+            logits = model(input_ids=prompt, use_cache=False).logits
+    finally:
+        hook.in_prefill = False
+    target = prompt[:, 1:].unsqueeze(-1)
+    lp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, target).squeeze(-1)
+    return [[None, *row] for row in lp.tolist()]
+
+
 class CoupledSampler:
-    """Picks each row's next token; all rows share one draw of noise per step."""
+    """Picks each row's next token; all rows share one draw of noise per step. Each row filters
+    its own distribution (top-k, top-p); the noise over the vocabulary stays the same."""
 
     def __init__(self, request: GenerationRequest, rows: int, vocab: int, device: torch.device,
                  prompt_ids: torch.Tensor):
         self.t = request.temperature
         self.top_p = request.top_p
+        self.top_k = request.top_k if 0 < request.top_k < vocab else 0
         self.penalty = request.repetition_penalty
         self.vocab = vocab
         self.generator = None
@@ -313,7 +359,10 @@ class CoupledSampler:
         if self.t == 0:
             tokens = scores.argmax(dim=-1)
         else:
-            scores = scores / self.t
+            scores = scores / self.t     # then top-k, then top-p, as transformers orders them
+            if self.top_k:
+                kth = scores.topk(self.top_k, dim=-1).values[:, -1:]
+                scores = scores.masked_fill(scores < kth, float("-inf"))   # ties at k stay
             if self.top_p < 1.0:
                 scores = _top_p_filter(scores, self.top_p)
             u = torch.rand(self.vocab, generator=self.generator, device=scores.device)
@@ -345,6 +394,11 @@ def stream(session: Session, request: GenerationRequest,
     ids, used_template = encode_prompt(tok, request.prompt, request.chat)
     if not ids:
         raise InputError("the prompt is empty and this tokenizer adds no start token; type a prompt")
+    limit = _position_limit(model)
+    if limit is not None and len(ids) + request.max_new_tokens > limit:
+        raise InputError(f"the prompt ({len(ids)} tokens) and {request.max_new_tokens} new tokens "
+                         f"do not fit in this model's {limit} positions; ask for fewer new tokens "
+                         "or give a shorter prompt", field="max_new_tokens")
     rows = 1 + len(request.variants)
     hook = SteeringHook(session.sae, request.variants, positions=request.positions,
                         max_acts=session.max_acts, watch=request.watch,
@@ -365,9 +419,10 @@ def stream(session: Session, request: GenerationRequest,
         top_rows = ([[list(zip(i, v)) for i, v in zip(ti, tv)]
                      for ti, tv in zip(hook.last_top[1].tolist(), hook.last_top[0].tolist())]
                     if k else [[[] for _ in ids]] * rows)
+        prompt_lp = _prompt_logprobs(model, prompt, hook) if request.prompt_logprobs else None
         yield PromptEvent(ids, texts, watch_rows, top_rows,
                           ["baseline"] + [v.describe(session.label_of) for v in request.variants],
-                          used_template)
+                          used_template, prompt_lp)
         decode = "eager"
         run = _compiled_forward(session, request, hook, past, len(ids))
         if isinstance(run, str):
@@ -440,6 +495,7 @@ class RowResult:
     tokens: list[RowToken]
     prompt_activations: list[list[float]]
     prompt_top_features: list[list[tuple[int, float]]]
+    prompt_logprobs: list[float | None] | None = None
 
 
 @dataclass
@@ -468,6 +524,7 @@ def generate(session: Session, request: GenerationRequest,
         else:
             done = event
     assert prompt is not None and done is not None
-    rows = [RowResult(name, done.texts[r], tokens[r], prompt.activations[r], prompt.top_features[r])
+    rows = [RowResult(name, done.texts[r], tokens[r], prompt.activations[r], prompt.top_features[r],
+                      prompt.logprobs[r] if prompt.logprobs is not None else None)
             for r, name in enumerate(prompt.row_names)]
     return GenerationResult(prompt, rows, done)

@@ -76,6 +76,12 @@ def capture_at(model: torch.nn.Module, hook: HookPoint, input_ids: torch.Tensor,
     grabbed: list[torch.Tensor] = []
 
     def grab(hidden: torch.Tensor):
+        if not isinstance(hidden, torch.Tensor) or hidden.dim() != 3:
+            what = (f"a {type(hidden).__name__}" if not isinstance(hidden, torch.Tensor)
+                    else f"a tensor of shape {list(hidden.shape)}")
+            raise InputError(f"hook {hook.name!r}: {hook.description} is {what}, not one "
+                             "activation per token; name a block's input or output instead "
+                             "(for example blocks.6.hook_resid_post or layers.6)", field="hook")
         grabbed.append(hidden.detach())
         raise _Reached
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 
 from steerdesk.engine.device import dtype_name, resolve_device, resolve_dtype
-from steerdesk.engine.errors import InputError, RemoteCodeRefused
+from steerdesk.engine.errors import InputError, RemoteCodeRefused, one_line
 
 Progress = Callable[[float, str], None]
 
@@ -101,7 +101,7 @@ def load_model(name_or_path: str | Path, *, device: str | None = "auto", dtype: 
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True,
                                                   trust_remote_code=trust_remote_code)
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: could not load the tokenizer ({exc})") from None
+        raise InputError(f"{path}: could not load the tokenizer ({one_line(exc)})") from None
     from steerdesk.engine.placement import plan_placement
 
     place = plan_placement(path, dev, dt)
@@ -111,7 +111,7 @@ def load_model(name_or_path: str | Path, *, device: str | None = "auto", dtype: 
         model = AutoModelForCausalLM.from_pretrained(
             path, local_files_only=True, dtype=dt, trust_remote_code=trust_remote_code, **split)
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        raise InputError(f"{path}: could not load the model ({exc})") from None
+        raise InputError(f"{path}: could not load the model ({one_line(exc)})") from None
     if split:  # accelerate placed it; inputs go where the embeddings are
         dev = model.get_input_embeddings().weight.device
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,6 +23,7 @@ class Session:
     sae_path: Path | None = None
     max_acts: torch.Tensor | None = None   # per feature, from the catalog, on the CPU
     catalog: Catalog | None = None         # the catalog beside the SAE, when one exists
+    notes: list[str] = field(default_factory=list)   # things the user should hear about
 
     @property
     def model(self):
@@ -70,10 +71,27 @@ def attach_sae(lm: LoadedModel, sae: SAE, *, hook: str | None = None,
                          f"the activation at {name} ({point.description}), which is {width} wide; "
                          "is this SAE for another model?", field="sae")
     sae.cfg.hook_name = name
+    notes = _hook_notes(lm, sae, point, sae_path)
     # A split model's hooked block may sit on another device than the embeddings.
     dev = next(point.module.parameters(), torch.empty(0, device=lm.device)).device
     sae.to(device=dev if lm.split else lm.device, dtype=lm.dtype)
-    return Session(lm=lm, sae=sae, hook=point, sae_path=sae_path)
+    return Session(lm=lm, sae=sae, hook=point, sae_path=sae_path, notes=notes)
+
+
+def _hook_notes(lm: LoadedModel, sae: SAE, point: HookPoint, sae_path: Path | None) -> list[str]:
+    """A sentence when the hook asked for is another place than the one the SAE's files name
+    (two names of one place, such as layers.3 and blocks.3.hook_resid_post, are the same)."""
+    own = sae.cfg.extra.get("hook_in_files")
+    if not own or own == point.name:
+        return []
+    try:
+        theirs = resolve_hook(lm.model, own)
+    except InputError:
+        theirs = None
+    if theirs is not None and theirs.module is point.module and theirs.side == point.side:
+        return []
+    return [f"{sae_path or 'the SAE'}: its files say it reads {own}; it reads {point.name} "
+            f"({point.description}), as asked"]
 
 
 def open_session(model: str | Path, sae: str | Path, *, hook: str | None = None,

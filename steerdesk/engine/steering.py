@@ -13,6 +13,7 @@ carries variant r - 1. One hook call steers all rows at once with batched tensor
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -38,6 +39,9 @@ class FeatureSteer:
     def __post_init__(self):
         if self.mode not in MODES:
             raise InputError(f"steering mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if not math.isfinite(self.strength):
+            raise InputError(f"feature {self.index}: strength {self.strength} is not a finite "
+                             "number", field="steer")
 
 
 @dataclass
@@ -57,20 +61,32 @@ class SteeringSpec:
         return self.name or describe_spec(self, label_of)
 
 
-_SPEC_ITEM = re.compile(r"^\s*(\d+)\s*(?:=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?\s*$")
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+# IDX, IDX=NUM (in the default mode), IDX=MODE or IDX=MODE:NUM
+_SPEC_ITEM = re.compile(rf"^\s*(\d+)\s*(?:=\s*(?:({'|'.join(MODES)})\s*(?::\s*({_NUM}))?"
+                        rf"|({_NUM})))?\s*$")
 
 
-def parse_spec(text: str, mode: str = "add", unit: str = "raw") -> SteeringSpec:
-    """`IDX=STRENGTH[,IDX=STRENGTH...]`, as the CLI's --steer takes it. Ablate needs no strength."""
+def parse_spec(text: str, mode: str = "add", unit: str = "raw",
+               notes: list[str] | None = None) -> SteeringSpec:
+    """One variant as the CLI's --steer takes it: `598=2,1416=ablate,77=clamp:5`. A bare
+    `IDX=STRENGTH` is in `mode`; ablate needs no strength. A strength given with ablate is not
+    used, and `notes` (when given) gets a sentence saying so."""
     features = []
     for item in text.split(","):
         m = _SPEC_ITEM.match(item)
-        if not m or (m.group(2) is None and mode != "ablate"):
-            raise InputError(f"steering {text!r}: {item.strip()!r} is not IDX=STRENGTH "
-                             "(for example 123=4.5,77=-2)", field="steer",
-                             cli_hint="--steer takes IDX=STRENGTH[,IDX=STRENGTH...]")
-        strength = 0.0 if mode == "ablate" else float(m.group(2))
-        features.append(FeatureSteer(int(m.group(1)), strength, mode))
+        item_mode = (m.group(2) if m else None) or mode
+        value = (m.group(3) or m.group(4)) if m else None
+        if not m or (value is None and item_mode != "ablate"):
+            raise InputError(f"steering {text!r}: {item.strip()!r} is not IDX=STRENGTH, "
+                             "IDX=MODE:STRENGTH or IDX=ablate (for example "
+                             "123=4.5,9=ablate,40=clamp:5)", field="steer",
+                             cli_hint="a bare IDX=STRENGTH is in --mode's mode")
+        if item_mode == "ablate" and value is not None and notes is not None:
+            notes.append(f"feature {m.group(1)}: ablate sets it to 0, so the strength {value} "
+                         "given is not used")
+        strength = 0.0 if item_mode == "ablate" else float(value)
+        features.append(FeatureSteer(int(m.group(1)), strength, item_mode))
     return SteeringSpec(features, unit=unit)
 
 

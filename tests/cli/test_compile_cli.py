@@ -43,9 +43,10 @@ def test_generate_compile_gives_the_eager_text(pair, capsys, eager_backend):
     assert "Compiled the decode step in" in comp.stderr
     comp = _main(capsys, *args, "--compile", "--json")
     e, c = json.loads(eager.stdout), json.loads(comp.stdout)
-    assert e["config"]["decode"] == "eager" and c["config"]["decode"] == "compiled"
-    assert c["steered"][0]["text"] == e["steered"][0]["text"]
-    assert [t["id"] for t in c["baseline"]["tokens"]] == [t["id"] for t in e["baseline"]["tokens"]]
+    assert e["run"]["decode"] == "eager" and c["run"]["decode"] == "compiled"
+    assert c["columns"][1]["text"] == e["columns"][1]["text"]
+    assert [t["id"] for t in c["columns"][0]["tokens"]] == \
+        [t["id"] for t in e["columns"][0]["tokens"]]
     assert "Compiling" not in comp.stderr   # --json: stderr stays quiet
 
 
@@ -54,7 +55,7 @@ def test_generate_compile_says_why_it_stayed_eager(pair, capsys, monkeypatch):
     run = _main(capsys, "generate", "--model", pair[0], "--sae", pair[1], "--prompt",
                 "the", "--steer", "3=6", "--max-new-tokens", "3", "--compile", "--json")
     assert run.returncode == 0
-    assert json.loads(run.stdout)["config"]["decode"] == "eager: no C++ compiler found"
+    assert json.loads(run.stdout)["run"]["decode"] == "eager: no C++ compiler found"
     assert run.stderr.strip().splitlines()[-1] == (
         "steerdesk: decoded without compiling (no C++ compiler found)")
 

@@ -54,15 +54,15 @@ def test_build_and_search_show(built, capsys):
     assert (sae / "catalog" / "catalog.json").is_file()
     code, out, _ = run(capsys, "catalog", "info", "--sae", sae, "--json")
     info = json.loads(out)
-    assert code == 0 and info["d_sae"] == 48 and info["tokens"] > 0
+    assert code == 0 and info["manifest"]["d_sae"] == 48 and info["manifest"]["tokens"] > 0
     code, out, _ = run(capsys, "features", "show", "--sae", sae, "3", "--json")
-    rec = json.loads(out)
+    rec = json.loads(out)["feature"]
     assert code == 0 and rec["index"] == 3 and "snippets" in rec and "histogram" in rec
     automatic = json.loads((sae / "catalog" / "labels.json").read_text())["automatic"]
     label = next(lbl for lbl in automatic if lbl)
     code, out, _ = run(capsys, "features", "search", "--sae", sae, label, "--json")
     res = json.loads(out)
-    assert code == 0 and res["results"][0]["label"] == label and res["mode"] == "words"
+    assert code == 0 and res["features"][0]["label"] == label and res["by"] == "words"
     code, out, _ = run(capsys, "features", "show", "--sae", sae, "3")
     assert code == 0 and out.startswith("feature 3")
 
@@ -75,7 +75,7 @@ def test_import_and_user_labels(built, capsys, tmp_path):
     code, out, _ = run(capsys, "catalog", "import", "--sae", sae, f, "--json")
     assert code == 0 and json.loads(out)["imported"] == 1
     code, out, _ = run(capsys, "features", "search", "--sae", sae, "FOUR things", "--json")
-    assert json.loads(out)["results"][0]["index"] == 4
+    assert json.loads(out)["features"][0]["index"] == 4
     csv = tmp_path / "l.csv"
     csv.write_text("index,label\n5,five\n")
     code, out, _ = run(capsys, "catalog", "import", "--sae", sae, csv)
@@ -85,7 +85,7 @@ def test_import_and_user_labels(built, capsys, tmp_path):
 def test_text_and_contrast(built, capsys, tmp_path):
     model, sae, _ = built
     code, out, _ = run(capsys, "features", "text", "--model", model, "--sae", sae,
-                       "the quick brown fox", "--top", "5", "--json")
+                       "the quick brown fox", "--limit", "5", "--json")
     res = json.loads(out)
     assert code == 0 and 0 < len(res["features"]) <= 5 and res["by"] == "max"
     from steerdesk.engine.catalog import Catalog
@@ -100,11 +100,12 @@ def test_text_and_contrast(built, capsys, tmp_path):
     code, out, _ = run(capsys, "features", "contrast", "--model", model, "--sae", sae,
                        "--a", a, "--b", b, "--save-classifier", clf, "--json")
     res = json.loads(out)
-    assert code == 0 and res["n_a"] == 3 and res["features"] and res["classifier"]["names"] == ["spam", "ham"]
+    assert code == 0 and res["a"]["texts"] == 3 and res["features"]
+    assert res["classifier"]["names"] == ["spam", "ham"]
     assert clf.is_file()
     code, out, _ = run(capsys, "features", "classify", "--model", model, "--sae", sae,
                        "--classifier", clf, "win money now", "--json")
-    assert code == 0 and json.loads(out)["results"][0]["label"] in ("spam", "ham")
+    assert code == 0 and json.loads(out)["texts"][0]["label"] in ("spam", "ham")
 
 
 def test_bad_input_exits_2(pair, capsys, tmp_path):

@@ -40,19 +40,24 @@ def test_generate_json(pair):
                     "--steer", "3=9", "--steer", "4=0,5=2", "--max-new-tokens", "5",
                     "--watch", "3,5", "--json")
     assert run.returncode == 0, run.stderr
+    assert "\n" not in run.stdout.strip()            # compact: one line
     out = json.loads(run.stdout)
-    assert set(out) == {"config", "prompt", "baseline", "steered"}
-    assert out["config"]["sae"]["hook"] == "blocks.1.hook_resid_pre"
+    assert out["schema"] == 1 and out["command"] == "generate"
+    assert out["session"]["hook"]["name"] == "blocks.1.hook_resid_pre"
     first = out["prompt"]["tokens"][0]
-    assert first["id"] == 0 and first["text"] == "<|endoftext|>"  # BOS is in prompt.tokens
-    assert set(first["activations"]) == {"3", "5"}
-    assert [s["spec"] for s in out["steered"]] == ["add #3 +9.00 raw",
-                                                   "add #4 +0.00 raw; add #5 +2.00 raw"]
-    for row in [out["baseline"], *out["steered"]]:
-        assert len(row["tokens"]) == 5
-        assert "".join(t["text"] for t in row["tokens"]) == row["text"]
-        assert all(t["logprob"] <= 0 and math.isfinite(t["logprob"]) for t in row["tokens"])
-    assert out["steered"][0]["text"] != out["baseline"]["text"]
+    assert first == {"id": 0, "text": "<|endoftext|>"}  # BOS is in prompt.tokens
+    assert [c["kind"] for c in out["columns"]] == ["baseline", "steered", "steered"]
+    assert [c["name"] for c in out["columns"][1:]] == ["add #3 +9.00 raw",
+                                                       "add #4 +0.00 raw; add #5 +2.00 raw"]
+    for col in out["columns"]:
+        assert len(col["tokens"]) == 5 and col["metrics"]["new_tokens"] == 5
+        assert "".join(t["text"] for t in col["tokens"]) == col["text"]
+        assert all(t["logprob"] <= 0 and math.isfinite(t["logprob"]) for t in col["tokens"])
+        assert [w["index"] for w in col["tokens"][0]["watched"]] == [3, 5]
+        assert len(col["prompt_tokens"]) == len(out["prompt"]["tokens"])
+        assert col["metrics"]["mean_logprob"] == pytest.approx(
+            sum(t["logprob"] for t in col["tokens"]) / 5)
+    assert out["columns"][1]["text"] != out["columns"][0]["text"]
 
 
 def test_generate_text_output(capsys, pair):
@@ -70,12 +75,14 @@ def test_inspect_is_features_text_and_ranks_as_the_engine_reads(capsys, pair):
     model, sae = pair
     text = "hello world, the quick fox"
     inspect = steerdesk_here(capsys, "inspect", "--model", model, "--sae", sae, "--text", text,
-                             "--top", "4", "--by", "mean", "--json")
+                             "--limit", "4", "--by", "mean", "--json")
     assert inspect.returncode == 0, inspect.stderr
     features_text = steerdesk_here(capsys, "features", "text", "--model", model, "--sae", sae,
-                                   text, "--top", "4", "--by", "mean", "--json")
-    assert inspect.stdout == features_text.stdout
+                                   text, "--limit", "4", "--by", "mean", "--json")
+    strip = lambda o: {k: v for k, v in json.loads(o).items() if k != "run"}  # noqa: E731
+    assert strip(inspect.stdout) == strip(features_text.stdout)   # one code path, one record
     out = json.loads(inspect.stdout)
+    assert out["command"] == "features text" and out["limit"] == 4
     assert out["by"] == "mean" and out["tokens"][0]["text"] == "<|endoftext|>"
     # the same ranking computed here, from one direct reading: the mean over the text's tokens
     # without the BOS, and the token where each feature peaks

@@ -1,5 +1,6 @@
 """`steerdesk generate` and `inspect` options, run in process and compared with the engine
-called directly with what each option should mean."""
+called directly with what each option should mean. (Written by the tests helper against the
+first JSON shape; ported to schema 1 of docs/json.md: `columns`, `sampling`, `--top-features`.)"""
 
 import json
 
@@ -77,10 +78,13 @@ def test_mode(capsys, pack, session, mode):
     strength = 0.0 if mode == "ablate" else 6.0
     steer = str(hot) if mode == "ablate" else f"{hot}=6"
     out = cli(capsys, pack, "--prompt", PROMPT, "--steer", steer, "--mode", mode)
-    assert out["steered"][0]["features"] == [{"index": hot, "mode": mode, "strength": strength}]
+    baseline, steered = out["columns"]
+    assert [{k: f[k] for k in ("index", "mode", "strength")}
+            for f in steered["steering"]["features"]] == [
+        {"index": hot, "mode": mode, "strength": strength}]
     want = engine(session, [SteeringSpec([FeatureSteer(hot, strength, mode)])])
-    same_row(out["steered"][0], want.rows[1])
-    same_row(out["baseline"], want.rows[0])
+    same_row(steered, want.rows[1])
+    same_row(baseline, want.rows[0])
     if mode != "add":   # the mode made a difference: add would have given something else
         added = engine(session, [SteeringSpec([FeatureSteer(hot, strength or 6.0, "add")])])
         assert logprobs(added.rows[1]) != pytest.approx(logprobs(want.rows[1]), abs=1e-4)
@@ -89,10 +93,10 @@ def test_mode(capsys, pack, session, mode):
 
 def test_positions_generated(capsys, pack, session):
     out = cli(capsys, pack, "--prompt", PROMPT, "--steer", "7=8", "--positions", "generated")
-    assert out["config"]["positions"] == "generated"
+    assert out["columns"][1]["steering"]["positions"] == "generated"
     spec = [SteeringSpec([FeatureSteer(7, 8.0)])]
     want = engine(session, spec, positions="generated")
-    same_row(out["steered"][0], want.rows[1])
+    same_row(out["columns"][1], want.rows[1])
     everywhere = engine(session, spec, positions="all")
     assert logprobs(everywhere.rows[1]) != pytest.approx(logprobs(want.rows[1]), abs=1e-4)
 
@@ -102,42 +106,44 @@ def test_preset_adds_one_variant(capsys, pack, session, how):
     _, _, preset_file = pack
     value = preset_file if how == "file" else "Push Five"
     out = cli(capsys, pack, "--prompt", PROMPT, "--steer", "2=3", "--preset", value)
-    assert [s["spec"] for s in out["steered"]] == ["add #2 +3.00 raw", "push five"]
-    assert out["steered"][1]["features"] == [{"index": 5, "mode": "add", "strength": 4.0},
-                                             {"index": 9, "mode": "clamp", "strength": 2.0}]
+    steered = out["columns"][1:]
+    assert [s["name"] for s in steered] == ["add #2 +3.00 raw", "push five"]
+    assert [{k: f[k] for k in ("index", "mode", "strength")}
+            for f in steered[1]["steering"]["features"]] == [
+        {"index": 5, "mode": "add", "strength": 4.0}, {"index": 9, "mode": "clamp", "strength": 2.0}]
     want = engine(session, [SteeringSpec([FeatureSteer(2, 3.0)]),
                             SteeringSpec([FeatureSteer(5, 4.0), FeatureSteer(9, 2.0, "clamp")])],
                   watch=[2, 5, 9])
-    same_row(out["steered"][0], want.rows[1])
-    same_row(out["steered"][1], want.rows[2])
+    same_row(steered[0], want.rows[1])
+    same_row(steered[1], want.rows[2])
 
 
 def test_chat_applies_the_template(capsys, pack, session):
     plain = cli(capsys, pack, "--prompt", PROMPT)
     chat = cli(capsys, pack, "--prompt", PROMPT, "--chat")
-    assert chat["config"]["chat_template_used"] and not plain["config"]["chat_template_used"]
+    assert chat["prompt"]["chat_template_used"] and not plain["prompt"]["chat_template_used"]
     ids, used = encode_prompt(session.tokenizer, PROMPT, chat=True)
     assert used and [t["id"] for t in chat["prompt"]["tokens"]] == ids
     assert session.tokenizer.decode(ids).endswith(f"<u>{PROMPT}</u><a>")
     assert [t["id"] for t in plain["prompt"]["tokens"]] == encode_prompt(
         session.tokenizer, PROMPT, chat=False)[0]
-    same_row(chat["baseline"], engine(session, [], chat=True).rows[0])
+    same_row(chat["columns"][0], engine(session, [], chat=True).rows[0])
 
 
 def test_sampling_options_reach_the_engine(capsys, pack, session):
     out = cli(capsys, pack, "--prompt", PROMPT, "--steer", "4=2", "--temperature", "1.3",
               "--top-p", "0.8", "--seed", "5", "--repetition-penalty", "1.7")
-    assert {k: out["config"][k] for k in ("temperature", "top_p", "seed",
-                                          "repetition_penalty")} == {
+    assert {k: out["sampling"][k] for k in ("temperature", "top_p", "seed",
+                                            "repetition_penalty")} == {
         "temperature": 1.3, "top_p": 0.8, "seed": 5, "repetition_penalty": 1.7}
     want = engine(session, [SteeringSpec([FeatureSteer(4, 2.0)])], temperature=1.3, top_p=0.8,
                   seed=5, repetition_penalty=1.7)
-    same_row(out["baseline"], want.rows[0])
-    same_row(out["steered"][0], want.rows[1])
+    same_row(out["columns"][0], want.rows[0])
+    same_row(out["columns"][1], want.rows[1])
 
 
-def test_top_k_json_lists_the_engines_top_features_at_every_token(capsys, pack, session):
-    out = cli(capsys, pack, "--prompt", PROMPT, "--steer", "6=5", "--top-k", "3",
+def test_top_features_json_lists_the_engines_top_features_at_every_token(capsys, pack, session):
+    out = cli(capsys, pack, "--prompt", PROMPT, "--steer", "6=5", "--top-features", "3",
               "--watch", "6,8")
     want = engine(session, [SteeringSpec([FeatureSteer(6, 5.0)])], top_k_features=3,
                   watch=[6, 8])
@@ -145,18 +151,21 @@ def test_top_k_json_lists_the_engines_top_features_at_every_token(capsys, pack, 
     def check(items, tops):
         assert len(items) == len(tops)
         for item, top in zip(items, tops):
-            assert [i for i, _ in item["top_features"]] == [i for i, _ in top]
-            assert [v for _, v in item["top_features"]] == pytest.approx([v for _, v in top],
-                                                                         abs=1e-5)
-    check(out["prompt"]["tokens"], want.rows[0].prompt_top_features)
-    check(out["baseline"]["tokens"], [t.top_features for t in want.rows[0].tokens])
-    check(out["steered"][0]["tokens"], [t.top_features for t in want.rows[1].tokens])
-    assert all(len(t["top_features"]) == 3 for t in out["steered"][0]["tokens"])
-    first = out["steered"][0]["tokens"][0]
-    assert first["activations"] == pytest.approx({"6": want.rows[1].tokens[0].activations[0],
-                                                  "8": want.rows[1].tokens[0].activations[1]})
+            assert [f["index"] for f in item["top_features"]] == [i for i, _ in top]
+            assert [f["activation"] for f in item["top_features"]] == pytest.approx(
+                [v for _, v in top], abs=1e-5)
+    baseline, steered = out["columns"]
+    check(baseline["prompt_tokens"], want.rows[0].prompt_top_features)
+    check(steered["prompt_tokens"], want.rows[1].prompt_top_features)
+    check(baseline["tokens"], [t.top_features for t in want.rows[0].tokens])
+    check(steered["tokens"], [t.top_features for t in want.rows[1].tokens])
+    assert all(len(t["top_features"]) == 3 for t in steered["tokens"])
+    first = steered["tokens"][0]
+    assert first["watched"] == [
+        {"index": 6, "activation": pytest.approx(want.rows[1].tokens[0].activations[0])},
+        {"index": 8, "activation": pytest.approx(want.rows[1].tokens[0].activations[1])}]
     plain = cli(capsys, pack, "--prompt", PROMPT, "--steer", "6=5")
-    assert "top_features" not in plain["steered"][0]["tokens"][0]
+    assert "top_features" not in plain["columns"][1]["tokens"][0]
 
 
 @pytest.mark.parametrize("by", ["max", "mean"])
@@ -164,7 +173,7 @@ def test_inspect_by(capsys, pack, session, by):
     model, sae, _ = pack
     text = "hello world, the quick brown fox"
     code = main(["inspect", "--model", str(model), "--sae", str(sae), "--text", text,
-                 "--top", "6", "--by", by, "--json"])
+                 "--limit", "6", "--by", by, "--json"])
     out = capsys.readouterr()
     assert code == 0, out.err
     got = json.loads(out.out)

@@ -42,7 +42,7 @@ def test_pull_then_generate_offline(monkeypatch, tmp_path, capsys, tiny_pair):
         assert code == 0, err
         assert "100%" in err and f"generate --sae {NAME}" in out
         code, out, err = run_cli(capsys, "models", "list", "--json")
-        row = next(r for r in json.loads(out) if r.get("name") == "gpt2-small")
+        row = next(r for r in json.loads(out)["models"] if r.get("name") == "gpt2-small")
         assert row["downloaded"] == {"model": True, "sae": True}
     # The hub is gone and offline mode is on: generation only reads the cache.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -51,11 +51,12 @@ def test_pull_then_generate_offline(monkeypatch, tmp_path, capsys, tiny_pair):
                              "--steer", "5=8", "--max-new-tokens", "6", "--device", "cpu", "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert result["config"]["sae"]["hook"] == "blocks.8.hook_resid_pre"
-    assert result["config"]["sae"]["input"] == "centre"      # center_writing_weights honoured
-    assert "snapshots" in result["config"]["model"]["path"]
-    assert len(result["baseline"]["tokens"]) == 6
-    ids = [[t["id"] for t in row["tokens"]] for row in (result["baseline"], result["steered"][0])]
+    assert result["session"]["hook"]["name"] == "blocks.8.hook_resid_pre"
+    assert result["session"]["sae"]["input"] == "centre"      # center_writing_weights honoured
+    assert "snapshots" in result["session"]["model"]["path"]
+    baseline, steered = result["columns"]
+    assert len(baseline["tokens"]) == 6
+    ids = [[t["id"] for t in row["tokens"]] for row in (baseline, steered)]
     assert ids[0] != ids[1]
 
 

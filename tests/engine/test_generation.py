@@ -120,3 +120,37 @@ def test_eos_ids_come_from_the_tokenizer_and_the_generation_config(session, monk
 
     monkeypatch.setattr(session.model.generation_config, "eos_token_id", [7, 9])
     assert _eos_ids(session) == {session.tokenizer.eos_token_id, 7, 9}
+
+
+def test_prompt_logprobs_are_each_tokens_log_prob_given_the_ones_before(session):
+    spec = SteeringSpec([FeatureSteer(2, 6.0)])
+    asked = generate(session, GenerationRequest(PROMPT, [spec], max_new_tokens=2,
+                                                prompt_logprobs=True))
+    ids = asked.prompt.token_ids
+    with torch.no_grad():
+        logits = session.model(input_ids=torch.tensor([ids])).logits[0]
+    want = torch.log_softmax(logits.float(), -1)[torch.arange(len(ids) - 1), ids[1:]]
+    base, steered = asked.rows
+    assert base.prompt_logprobs[0] is None                  # nothing predicts the first token
+    assert base.prompt_logprobs[1:] == pytest.approx(want.tolist(), abs=1e-4)
+    # The steered column reads its prompt under its own (steered) distribution.
+    assert steered.prompt_logprobs[1:] != pytest.approx(want.tolist(), abs=1e-4)
+    # Not asked: none computed, and the generated tokens are the same either way.
+    plain = generate(session, GenerationRequest(PROMPT, [spec], max_new_tokens=2))
+    assert plain.prompt.logprobs is None and plain.rows[0].prompt_logprobs is None
+    assert [[t.token_id for t in r.tokens] for r in plain.rows] == \
+        [[t.token_id for t in r.tokens] for r in asked.rows]
+
+
+def test_a_learned_position_table_bounds_the_new_tokens(tmp_path):
+    from steerdesk.engine.session import open_session
+    from steerdesk.testing.tiny import make_model, make_sae
+
+    model = make_model(tmp_path / "gpt2", "gpt2", d=32, layers=2)   # 128 positions
+    sae = make_sae(tmp_path / "sae", d_in=32, d_sae=16, hook="blocks.1.hook_resid_pre")
+    session = open_session(model, sae)
+    with pytest.raises(InputError, match=r"do not fit in this model's 128 positions") as err:
+        generate(session, GenerationRequest("hello", max_new_tokens=200))
+    assert err.value.field == "max_new_tokens"
+    assert len(generate(session, GenerationRequest("hello", max_new_tokens=3,
+                                                   stop_at_eos=False)).rows[0].tokens) == 3

@@ -61,3 +61,30 @@ def test_a_missing_hook_is_told_in_words_and_the_cli_adds_its_flag(session):
         resolve_hook(session.model, "")
     assert "--hook" not in err.value.message
     assert err.value.for_cli().endswith("; pass --hook NAME")
+
+
+@pytest.mark.parametrize("name", ["model", "lm_head"])
+def test_a_module_whose_output_is_not_one_activation_per_token_is_refused(session, name):
+    """`--hook model` named the whole decoder stack, whose output is a ModelOutput; lm_head's is
+    [batch, seq, vocab] and passes here (it then fails the SAE's width check)."""
+    from steerdesk.engine.hooks import hooked_width
+
+    point = resolve_hook(session.model, name)
+    if name == "lm_head":
+        assert hooked_width(session.model, point) == session.model.config.vocab_size
+        return
+    with pytest.raises(InputError, match="is a BaseModelOutputWithPast, not one activation per "
+                                         "token") as err:
+        hooked_width(session.model, point)
+    assert err.value.field == "hook" and "\n" not in err.value.for_cli()
+
+
+def test_a_hook_that_contradicts_the_sae_files_is_noted(llama_dir, relu_sae_dir):
+    from steerdesk.engine.session import open_session
+
+    assert open_session(llama_dir, relu_sae_dir).notes == []
+    same_place = open_session(llama_dir, relu_sae_dir, hook="layers.1")   # = resid_post of 1
+    assert same_place.notes == []
+    other = open_session(llama_dir, relu_sae_dir, hook="blocks.0.hook_resid_post")
+    assert other.notes == [f"{relu_sae_dir}: its files say it reads blocks.1.hook_resid_post; it "
+                           "reads blocks.0.hook_resid_post (output of model.layers[0]), as asked"]

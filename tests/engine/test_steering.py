@@ -166,3 +166,47 @@ def test_spec_parsing():
     assert [(f.index, f.strength, f.mode) for f in spec.features] == [(3, 1.5, "add"),
                                                                       (12, -20.0, "add")]
     assert [f.strength for f in parse_spec("4,5", mode="ablate").features] == [0.0, 0.0]
+
+
+def test_mixed_modes_in_one_variant_are_the_features_given_one_by_one(session):
+    mixed = parse_spec("3=2,5=ablate,7=clamp:1.5")
+    assert [(f.index, f.strength, f.mode) for f in mixed.features] == [
+        (3, 2.0, "add"), (5, 0.0, "ablate"), (7, 1.5, "clamp")]
+    by_hand = SteeringSpec([FeatureSteer(3, 2.0, "add"), FeatureSteer(5, 0.0, "ablate"),
+                            FeatureSteer(7, 1.5, "clamp")])
+    a = generate(session, GenerationRequest(PROMPT, [mixed], max_new_tokens=4, watch=[5, 7]))
+    b = generate(session, GenerationRequest(PROMPT, [by_hand], max_new_tokens=4, watch=[5, 7]))
+    assert [t.logprob for t in a.rows[1].tokens] == [t.logprob for t in b.rows[1].tokens]
+    # the ablated feature reads 0 and the clamped one its value at every new token
+    assert all(t.activations == pytest.approx([0.0, 1.5]) for t in a.rows[1].tokens)
+    # and the add took effect: the column is not what clamp and ablate alone give
+    no_add = generate(session, GenerationRequest(PROMPT, [parse_spec("5=ablate,7=clamp:1.5")],
+                                                 max_new_tokens=4))
+    assert [t.logprob for t in no_add.rows[1].tokens] != [t.logprob for t in a.rows[1].tokens]
+
+
+def test_the_default_mode_applies_to_plain_items_only():
+    spec = parse_spec("3=2,4=add:1,5", mode="ablate")
+    assert [(f.index, f.mode) for f in spec.features] == [(3, "ablate"), (4, "add"), (5, "ablate")]
+    assert [f.strength for f in parse_spec("6=4", mode="clamp").features] == [4.0]
+
+
+def test_a_strength_given_with_ablate_is_noted():
+    notes = []
+    parse_spec("3=2,4=ablate:1.5,5=ablate", mode="ablate", notes=notes)
+    assert notes == ["feature 3: ablate sets it to 0, so the strength 2 given is not used",
+                     "feature 4: ablate sets it to 0, so the strength 1.5 given is not used"]
+
+
+@pytest.mark.parametrize("text", ["3=1e999", "3=-1e400", "3=clamp:1e999"])
+def test_a_strength_must_be_finite(text):
+    with pytest.raises(InputError, match="is not a finite number"):
+        parse_spec(text)
+    with pytest.raises(InputError, match="is not a finite number"):
+        FeatureSteer(3, float("nan"))
+
+
+@pytest.mark.parametrize("text", ["3=clamp", "3=add", "3=abl", "3=clamp:", "3=ablate:x"])
+def test_bad_mode_items(text):
+    with pytest.raises(InputError, match="IDX=MODE:STRENGTH"):
+        parse_spec(text)

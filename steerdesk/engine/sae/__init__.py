@@ -32,6 +32,8 @@ def load_sae(path: str | Path, *, allow_pickle: bool = False, hook: str | None =
         raise registry.not_recognised(path)
     sae = found.load(path, allow_pickle=allow_pickle, hook=hook)
     if hook:
+        if sae.cfg.hook_name and sae.cfg.hook_name != hook:
+            sae.cfg.extra["hook_in_files"] = sae.cfg.hook_name   # for a warning: see attach_sae
         sae.cfg.hook_name = hook
     return sae
 

@@ -1,0 +1,85 @@
+"""`generate --json`: the run's record, enough to rerun it (docs/json.md, "generate").
+
+Per-token and per-column objects are built by one function each (`token_object`,
+`column_object`), so that a new readout adds its keys in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steerdesk.cli.common import envelope
+from steerdesk.engine.provenance import session_record, steering_record
+
+
+def feature_values(indices, values) -> list[dict[str, Any]]:
+    """[{"index", "activation"}] in the order given."""
+    return [{"index": int(i), "activation": float(v)} for i, v in zip(indices, values)]
+
+
+def token_object(request, *, token_id=None, text=None, logprob=None, with_logprob=True,
+                 watched=(), top=()) -> dict[str, Any]:
+    """One token: its id and text where there are some, its log-prob, and the readout asked for
+    (watched features in request.watch order, the top features by activation)."""
+    item: dict[str, Any] = {}
+    if token_id is not None:
+        item["id"], item["text"] = token_id, text
+    if with_logprob:
+        item["logprob"] = logprob
+    if request.watch:
+        item["watched"] = feature_values(request.watch, watched)
+    if request.top_k_features > 0:
+        item["top_features"] = [{"index": int(i), "activation": float(v)} for i, v in top]
+    return item
+
+
+def _finish(row, done_reason: str) -> str:
+    if row.tokens and row.tokens[-1].finished:
+        return "eos"
+    return "cancelled" if done_reason == "cancelled" else "length"
+
+
+def column_object(session, request, spec, row, done_reason: str) -> dict[str, Any]:
+    """One column: baseline (spec None) or steered, its text, tokens and metrics."""
+    logprobs = [t.logprob for t in row.tokens if t.logprob is not None]
+    prompt_lp = row.prompt_logprobs or [None] * len(row.prompt_activations)
+    steering = None
+    if spec is not None:
+        steering = {**steering_record(spec, session), "positions": request.positions}
+    return {
+        "name": row.name, "kind": "baseline" if spec is None else "steered",
+        "steering": steering, "text": row.text, "finish_reason": _finish(row, done_reason),
+        "metrics": {"new_tokens": len(row.tokens),
+                    "mean_logprob": sum(logprobs) / len(logprobs) if logprobs else None},
+        "tokens": [token_object(request, token_id=t.token_id, text=t.text, logprob=t.logprob,
+                                watched=t.activations, top=t.top_features) for t in row.tokens],
+        "prompt_tokens": [token_object(request, logprob=lp, with_logprob=request.prompt_logprobs,
+                                       watched=w, top=top)
+                          for lp, w, top in zip(prompt_lp, row.prompt_activations,
+                                                row.prompt_top_features)],
+    }
+
+
+def to_json(session, request, result, *, threads: int | None = None) -> dict[str, Any]:
+    prompt, done = result.prompt, result.done
+    specs = [None, *request.variants]
+    return envelope(
+        "generate",
+        session=session_record(session),
+        run={"threads": threads, "seconds": round(done.seconds, 4),
+             "first_token_seconds": (round(done.first_token_seconds, 4)
+                                     if done.first_token_seconds is not None else None),
+             "finish_reason": done.reason, "decode": done.decode},
+        sampling={"max_new_tokens": request.max_new_tokens, "temperature": request.temperature,
+                  "top_k": request.top_k, "top_p": request.top_p,
+                  "repetition_penalty": request.repetition_penalty, "seed": request.seed,
+                  "stop_at_eos": request.stop_at_eos},
+        prompt={"text": request.prompt, "chat": request.chat,
+                "chat_template_used": prompt.chat_template_used,
+                "tokens": [{"id": i, "text": t}
+                           for i, t in zip(prompt.token_ids, prompt.token_texts)]},
+        readout={"watch": [{"index": i, "label": session.label_of(i)} for i in request.watch],
+                 "top_features_per_token": request.top_k_features,
+                 "prompt_logprobs": request.prompt_logprobs},
+        columns=[column_object(session, request, spec, row, done.reason)
+                 for spec, row in zip(specs, result.rows)],
+    )

@@ -1,0 +1,40 @@
+"""`generate` without --json: each column's text, and, when --watch or --top-features asks for
+it, a compact table of the readout at every new token."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+TOKEN_WIDTH = 14
+
+
+def _token_cell(text: str) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= TOKEN_WIDTH else shown[: TOKEN_WIDTH - 2] + "…" + shown[-1]
+
+
+def readout_table(request, row) -> list[str]:
+    """One line per new token: the token, each watched feature's activation, the top features
+    ('40:3.1' is feature 40 at 3.1)."""
+    head = f"{'token':<{TOKEN_WIDTH}}" + "".join(f"{'#' + str(i):>9}" for i in request.watch)
+    if request.top_k_features:
+        head += "  top features"
+    lines = [head]
+    for t in row.tokens:
+        line = f"{_token_cell(t.text):<{TOKEN_WIDTH}}" + "".join(
+            f"{v:9.3f}" for v in t.activations)
+        if request.top_k_features:
+            line += "  " + " ".join(f"{i}:{v:.2f}" for i, v in t.top_features)
+        lines.append(line.rstrip())
+    return lines
+
+
+def print_text(request, result, *, table: bool, out: TextIO) -> None:
+    for row in result.rows:
+        print(f"=== {row.name}", file=out)
+        print(request.prompt + row.text, file=out)
+        if table and row.tokens:
+            print(file=out)
+            for line in readout_table(request, row):
+                print(f"  {line}", file=out)
+        print(file=out)
