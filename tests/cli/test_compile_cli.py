@@ -57,7 +57,7 @@ def test_generate_compile_says_why_it_stayed_eager(pair, capsys, monkeypatch):
     assert run.returncode == 0
     assert json.loads(run.stdout)["run"]["decode"] == "eager: no C++ compiler found"
     assert run.stderr.strip().splitlines()[-1] == (
-        "steerdesk: decoded without compiling (no C++ compiler found)")
+        "steerdesk: warning: decoded without compiling (no C++ compiler found)")
 
 
 def test_bench_quick_compile_json_flags():
