@@ -62,7 +62,8 @@ def test_generate_keys(record):
     assert set(out) == ENVELOPE | {"session", "run", "sampling", "prompt", "readout", "columns"}
     assert out["command"] == "generate"
     _check_session(out["session"])
-    assert set(out["run"]) == {"threads", "seconds", "first_token_seconds", "finish_reason"}
+    assert set(out["run"]) == {"threads", "seconds", "first_token_seconds", "finish_reason",
+                              "decode"}
     assert out["sampling"] == {"max_new_tokens": 4, "temperature": 0.0, "top_k": 0, "top_p": 1.0,
                                "repetition_penalty": 1.0, "seed": 0, "stop_at_eos": True}
     assert set(out["prompt"]) == {"text", "chat", "chat_template_used", "tokens"}
