@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", nargs="+", metavar="PREFIX", help="mutations whose name starts so")
     p.add_argument("--group", nargs="+", help="steering, sae, sampling, stopping, prefill, "
-                   "catalog, cli, worker")
+                   "catalog, cli, compiled, files, worker")
     p.add_argument("--list", action="store_true", help="list the mutations and exit")
     p.add_argument("--timeout", type=float, default=300, help="seconds per mutation (300)")
     p.add_argument("--min-score", type=float, default=0.9)
