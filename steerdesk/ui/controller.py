@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from steerdesk.engine import compiled
 from steerdesk.engine.generation import GenerationRequest, stream
 from steerdesk.engine.presets import Preset, resolve_preset, save_preset
 from steerdesk.engine.session_spec import SessionSpec
@@ -35,6 +36,7 @@ class Controller(QObject):
     run_started = Signal(object)             # RunRecord
     run_finished = Signal(object)            # RunRecord
     run_failed = Signal(object)              # exception
+    run_progress = Signal(float, str)        # compiling the decode step ahead of a run
     lights_up_done = Signal(str, object)     # text, [(index, value)]
     lights_up_failed = Signal(object)
     focus_changed = Signal(int)              # the feature the user points at (-1: none)
@@ -49,6 +51,7 @@ class Controller(QObject):
         self.editor = PanelEditor(self.panel, self.undo)
         self.run: RunRecord | None = None
         self.focus = -1
+        self.compiled_decoding = False   # the Run menu's setting; off by default (docs/benchmarks.md)
         self.worker = EngineWorker()
         self._loads = TaskSlot(self.worker)
         self._runs = TaskSlot(self.worker)
@@ -179,19 +182,23 @@ class Controller(QObject):
                                     max_new_tokens=sampling.max_new_tokens,
                                     temperature=sampling.temperature, top_p=sampling.top_p,
                                     seed=sampling.seed, chat=sampling.chat, watch=watch,
-                                    top_k_features=TOP_FEATURES_PER_TOKEN)
+                                    top_k_features=TOP_FEATURES_PER_TOKEN,
+                                    compile=self.compiled_decoding)
         settings = wording.column_settings(specs, bool(self.panel.rows), self.label)
         record = RunRecord(prompt, watch, ["no steering"] + settings, ["baseline"] + titles,
-                           chat_requested=sampling.chat)
+                           chat_requested=sampling.chat,
+                           compile_requested=self.compiled_decoding)
         self.run = record
         session = self.session
 
         def run(task: Task):
+            if request.compile:   # the first run of a shape compiles: say so, as progress
+                compiled.prepare(session, request, progress=task.report_progress)
             for event in stream(session, request, cancelled=task.cancel_event):
                 task.emit(event)
             return record
 
-        self._runs.submit(run, on_event=record.add,
+        self._runs.submit(run, on_event=record.add, on_progress=self.run_progress.emit,
                           on_done=lambda _: self.run_finished.emit(record),
                           on_error=lambda exc, _tb: self.run_failed.emit(exc))
         self.run_started.emit(record)

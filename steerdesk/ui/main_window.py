@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
                                  self._force_redraw, self.settings)
         self.menus = Menus(self)
         self.menus.fill_recent(self.settings.recent)
+        self.set_compiled_decoding(self.settings.compiled)
         self._connect()
         self.frame_timer = QTimer(self, interval=FRAME_MS)
         self.frame_timer.timeout.connect(self.redraw)
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         c.load_failed.connect(self._on_load_failed)
         c.notice.connect(self.status.show_status)
         c.run_finished.connect(self._on_finished)
+        c.run_progress.connect(lambda f, m: self.status.show_status(m))
         c.run_failed.connect(self._on_run_failed)
         c.lights_up_done.connect(b.show_lights_up)
         c.lights_up_failed.connect(lambda e: self.show_error("What lights up", e))
@@ -120,6 +122,7 @@ class MainWindow(QMainWindow):
         if session.catalog is None:
             self.status.show_status(wording.NO_CATALOG)
         self.panel.set_max_unit_allowed(session.catalog is not None)
+        self._offer_compiled_decoding(session)
         self.settings.remember(self.c.session_spec)
         self.menus.fill_recent(self.settings.recent)
         self.save_settings()
@@ -210,6 +213,25 @@ class MainWindow(QMainWindow):
     def set_presentation(self, on: bool) -> None:
         self.menus.presentation.setChecked(on)
         self.view.set(on)
+
+    def set_compiled_decoding(self, on: bool) -> None:
+        """Run > Compiled decoding: remembered, and used from the next run on."""
+        self.menus.compiled.setChecked(on)
+        self.c.compiled_decoding = bool(on) and self.menus.compiled.isEnabled()
+        if self.settings.compiled != bool(on):
+            self.settings.compiled = bool(on)
+            self.save_settings()
+
+    def _offer_compiled_decoding(self, session) -> None:
+        """Grey the setting out, with the reason, where this device cannot compile."""
+        from steerdesk.engine.compiled import unavailable_reason
+
+        reason = unavailable_reason(session.lm.device)
+        act = self.menus.compiled
+        act.setEnabled(reason is None)
+        act.setText("&Compiled decoding" if reason is None
+                    else f"Compiled decoding (unavailable: {reason})")
+        self.c.compiled_decoding = reason is None and act.isChecked()
 
     def show_error(self, title: str, exc) -> None:
         self.dialogs.show_error(title, exc)

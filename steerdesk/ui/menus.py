@@ -19,6 +19,8 @@ from steerdesk.ui.about import show_about
 from steerdesk.ui.wording import pair_text
 
 ZOOM_STEP = 1.15
+COMPILED_TIP = ("Decode with a compiled step (torch.compile, a static cache): faster on a GPU, "
+                "same tokens; the first run of a new length or column count compiles first")
 
 
 class Menus:
@@ -52,6 +54,10 @@ class Menus:
         self.generate.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.stop = self._action(run, "&Stop", window.stop, QKeySequence("Esc"))
         self.stop.setShortcutContext(Qt.ApplicationShortcut)
+        run.addSeparator()
+        self.compiled = self._action(run, "&Compiled decoding", window.set_compiled_decoding)
+        self.compiled.setCheckable(True)
+        self.compiled.setStatusTip(COMPILED_TIP)
 
         view = bar.addMenu("&View")
         self.presentation = self._action(view, "&Presentation mode", window.set_presentation,

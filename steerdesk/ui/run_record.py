@@ -39,6 +39,7 @@ class RunRecord:
     row_settings: list[str]              # one per row: baseline first
     row_titles: list[str]
     chat_requested: bool = False         # the prompt was to go through the chat template
+    compile_requested: bool = False      # Run > Compiled decoding was on
     prompt_tokens: list[str] = field(default_factory=list)
     rows: list[RowRecord] = field(default_factory=list)
     done: DoneEvent | None = None

@@ -41,6 +41,7 @@ class LastSession:
 class Settings:
     zoom: float = 1.0
     presentation: bool = False
+    compiled: bool = False                 # Run > Compiled decoding (issue 15)
     geometry: str | None = None            # QMainWindow.saveGeometry(), base64
     recent: list[SessionSpec] = field(default_factory=list)
     last: LastSession = field(default_factory=LastSession)
@@ -61,10 +62,11 @@ class Settings:
         if not isinstance(last, dict):
             problems.append("last")
             last = {}
-        known = {"zoom", "presentation", "geometry", "recent", "last"}
+        known = {"zoom", "presentation", "compiled", "geometry", "recent", "last"}
         return cls(
             zoom=get(data, "zoom", lambda v: _number(v, *ZOOM_RANGE), 1.0),
             presentation=get(data, "presentation", _bool, False),
+            compiled=get(data, "compiled", _bool, False),
             geometry=get(data, "geometry", _base64, None),
             recent=get(data, "recent", _recent, []),
             last=LastSession(prompt=get(last, "prompt", _str, None, "last."),
@@ -85,7 +87,7 @@ class Settings:
         if self.last.pair is not None:
             last["pair"] = self.last.pair.pair()
         out = dict(self.extra)
-        out.update(zoom=self.zoom, presentation=self.presentation,
+        out.update(zoom=self.zoom, presentation=self.presentation, compiled=self.compiled,
                    recent=[s.pair() for s in self.recent], last=last)
         if self.geometry is not None:
             out["geometry"] = self.geometry

@@ -90,6 +90,10 @@ def finished_status(record) -> tuple[str, str] | None:
     why = WHY_IT_ENDED.get(done.reason, done.reason)
     note = (" · this model has no chat template, so the prompt went in as plain text"
             if record.chat_requested and not record.chat_template_used else "")
+    if record.compile_requested and done.decode.startswith("eager:"):
+        note += f" · decoded without compiling ({done.decode[len('eager:'):].strip()})"
+    elif done.decode == "compiled":
+        note += " · compiled"
     text = f"{why} · {done.steps} tokens · {done.seconds:.1f} s · {rate:.0f} tokens/s{note}"
     tip = (f"{done.steps} decoding steps for all columns at once; first token after "
            f"{(done.first_token_seconds or 0):.2f} s")
