@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,10 @@ def run_tests(tree: Path, tests: list[str], timeout: float) -> tuple[str, str]:
         return "survived", tail
     if proc.returncode == 1:
         return "killed", tail
+    if proc.returncode < 0 and re.search(r"\b\d+ failed\b", proc.stdout):
+        # pytest had reported a failing test before the process died (Qt aborts at exit when
+        # the mutation leaves a worker thread running): the tests noticed, so it is killed.
+        return "killed", f"{tail} (then exit {proc.returncode})"
     return "error", f"pytest exit {proc.returncode}: {tail}"
 
 

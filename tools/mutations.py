@@ -40,7 +40,8 @@ CLI = "tests/cli/test_generate_options.py"
 CLI_ALL = (CLI, "tests/cli/test_generate_cli.py", "tests/cli/test_cli_json.py")
 CLI_PARSE = "tests/cli/test_cli_options.py"
 COMPILED = ("tests/engine/test_compiled_decode.py", "tests/engine/test_compiled_shapes.py")
-FILES = ("tests/engine/test_bad_files.py", "tests/engine/sae/test_sae_bad_input.py")
+FILES = ("tests/engine/test_bad_files.py", "tests/engine/sae/test_sae_bad_input.py",
+         "tests/engine/test_files_mutant_gaps.py")
 UI_WORKER = ("tests/ui/test_ui_worker.py", "tests/ui/test_ui_controller.py")
 
 ST = "steerdesk/engine/steering.py"
@@ -289,7 +290,7 @@ MUTATIONS: list[Mutation] = [
       "    a = acts[keep]\n", "    a = acts\n", (CAT_VALUES,), "BOS activations are evidence"),
     M("catalog-peak-token-may-be-bos", "catalog", READ,
       "column = acts[:, index].masked_fill(~keep, float(\"-inf\"))", "column = acts[:, index]",
-      (CAT_VALUES, "tests/cli/test_generate_cli.py", "tests/cli/test_features_cli.py"),
+      (CAT_VALUES, "tests/engine/test_files_mutant_gaps.py"),
       "a feature's peak token in a text may be the BOS token"),
     M("catalog-mean-over-all-tokens", "catalog", "steerdesk/engine/catalog/write.py",
       "\"mean_act\": (acc.total.cpu() / on.clamp_min(1).double()).float(),",
@@ -324,7 +325,8 @@ MUTATIONS: list[Mutation] = [
       "--seed is ignored"),
     M("cli-top-k-sampling-ignored", "cli", GEN_CLI,
       "temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,",
-      "temperature=args.temperature, top_k=0, top_p=args.top_p, seed=args.seed,", (CLI,),
+      "temperature=args.temperature, top_k=0, top_p=args.top_p, seed=args.seed,",
+      (CLI, "tests/cli/test_cli_mutant_gaps.py"),
       "--top-k is ignored"),
     M("cli-json-top-k-cut", "cli", "steerdesk/cli/generate_json.py",
       "item[\"top_features\"] = [{\"index\": int(i), \"activation\": float(v)} for i, v in top]",
@@ -352,7 +354,7 @@ MUTATIONS: list[Mutation] = [
       "'steerdesk --device cpu generate ...' fails"),
     M("cli-parse-abbreviations-allowed", "cli", PARSING,
       "kwargs.setdefault(\"allow_abbrev\", False)", "kwargs.setdefault(\"allow_abbrev\", True)",
-      (CLI_PARSE,), "--top quietly means --top-k or --top-p"),
+      (CLI_PARSE, "tests/cli/test_cli_mutant_gaps.py"), "--top quietly means --top-k or --top-p"),
 
     # ---- compiled decode (engine/compiled/): the fixed-shape steering buffers -----------
     M("compiled-add-sign", "compiled", BUF, "h = h + self.add * self.row_on",

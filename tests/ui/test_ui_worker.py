@@ -9,6 +9,7 @@ from steerdesk.engine.errors import InputError
 from steerdesk.ui.worker import EngineWorker, TaskSlot
 
 WAIT_MS = 10000
+_RELEASES: list[threading.Event] = []   # every blocker's release, set when a test ends
 
 
 @pytest.fixture
@@ -16,12 +17,18 @@ def worker(qapp):
     w = EngineWorker()
     w.start()
     yield w
+    # A failed test may leave a blocker waiting: release it, so the thread ends and Qt does
+    # not abort the whole run destroying a running thread.
+    for release in _RELEASES:
+        release.set()
+    _RELEASES.clear()
     w.stop()
 
 
 def blocker():
     """A task function that runs until released, and says when it has started."""
     started, release = threading.Event(), threading.Event()
+    _RELEASES.append(release)
 
     def fn(task):
         started.set()
@@ -103,7 +110,7 @@ def test_a_cancelled_running_task_stops_and_reports_nothing_more(worker, qtbot):
 def test_a_stopped_task_still_reports(worker, qtbot):
     def fn(task):
         n = 0
-        while not task.cancelled:
+        while not task.cancelled and n < 1000:   # bounded: a stop that fails must not hang
             n += 1
             task.emit(n)
             if n == 3:
