@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from steerdesk.cli.common import envelope
+from steerdesk.engine.costs import row_metrics
 from steerdesk.engine.provenance import session_record, steering_record
 
 
@@ -38,7 +39,15 @@ def _finish(row, done_reason: str) -> str:
     return "cancelled" if done_reason == "cancelled" else "length"
 
 
-def column_object(session, request, spec, row, done_reason: str) -> dict[str, Any]:
+def _costs(session, request, prompt_ids, row) -> dict[str, Any]:
+    """perplexity: of the new tokens under the unsteered model (one scoring pass, after the
+    run, when no steering hook is installed); reach: the first watched feature's mean over
+    them (null without --watch). engine/costs.py defines both."""
+    m = row_metrics(session, prompt_ids, row, request.watch)
+    return {"perplexity": m["perplexity"], "reach": m["reach"]}
+
+
+def column_object(session, request, spec, row, done_reason: str, prompt_ids=()) -> dict[str, Any]:
     """One column: baseline (spec None) or steered, its text, tokens and metrics."""
     logprobs = [t.logprob for t in row.tokens if t.logprob is not None]
     prompt_lp = row.prompt_logprobs or [None] * len(row.prompt_activations)
@@ -49,7 +58,8 @@ def column_object(session, request, spec, row, done_reason: str) -> dict[str, An
         "name": row.name, "kind": "baseline" if spec is None else "steered",
         "steering": steering, "text": row.text, "finish_reason": _finish(row, done_reason),
         "metrics": {"new_tokens": len(row.tokens),
-                    "mean_logprob": sum(logprobs) / len(logprobs) if logprobs else None},
+                    "mean_logprob": sum(logprobs) / len(logprobs) if logprobs else None,
+                    **_costs(session, request, prompt_ids, row)},
         "tokens": [token_object(request, token_id=t.token_id, text=t.text, logprob=t.logprob,
                                 watched=t.activations, top=t.top_features) for t in row.tokens],
         "prompt_tokens": [token_object(request, logprob=lp, with_logprob=request.prompt_logprobs,
@@ -80,6 +90,6 @@ def to_json(session, request, result, *, threads: int | None = None) -> dict[str
         readout={"watch": [{"index": i, "label": session.label_of(i)} for i in request.watch],
                  "top_features_per_token": request.top_k_features,
                  "prompt_logprobs": request.prompt_logprobs},
-        columns=[column_object(session, request, spec, row, done.reason)
+        columns=[column_object(session, request, spec, row, done.reason, prompt.token_ids)
                  for spec, row in zip(specs, result.rows)],
     )

@@ -76,7 +76,7 @@ def test_generate_keys(record):
     for col in out["columns"]:
         assert set(col) == {"name", "kind", "steering", "text", "finish_reason", "metrics",
                             "tokens", "prompt_tokens"}
-        assert set(col["metrics"]) == {"new_tokens", "mean_logprob"}
+        assert set(col["metrics"]) == {"new_tokens", "mean_logprob", "perplexity", "reach"}
         for tok in col["tokens"]:
             assert set(tok) == {"id", "text", "logprob", "watched", "top_features"}
             assert [set(w) for w in tok["watched"]] == [{"index", "activation"}] * 3

@@ -58,6 +58,14 @@ def test_generate_json(pair):
         assert col["metrics"]["mean_logprob"] == pytest.approx(
             sum(t["logprob"] for t in col["tokens"]) / 5)
     assert out["columns"][1]["text"] != out["columns"][0]["text"]
+    # The baseline is decoded by the unsteered model, so its scoring pass gives back its own
+    # log-probs; reach is the first watched feature's mean over the new tokens.
+    base = out["columns"][0]["metrics"]
+    assert base["perplexity"] == pytest.approx(math.exp(-base["mean_logprob"]), rel=1e-4)
+    for col in out["columns"]:
+        acts = [t["watched"][0]["activation"] for t in col["tokens"]]
+        assert col["metrics"]["reach"] == pytest.approx(sum(acts) / len(acts))
+        assert math.isfinite(col["metrics"]["perplexity"]) and col["metrics"]["perplexity"] >= 1
 
 
 def test_generate_text_output(capsys, pair):

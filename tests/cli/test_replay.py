@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from conftest import D_SAE, write_catalog
+from tests.cli.conftest import D_SAE, write_catalog
 
 
 @pytest.fixture
