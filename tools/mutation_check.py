@@ -2,7 +2,7 @@
 the tests meant to notice each: a mutation is killed when they fail, survives when they pass,
 and is stale when its snippet is no longer in the file (or not unique there).
 
-    .venv/bin/python tools/mutation_check.py                 # every mutation (~15-25 min)
+    .venv/bin/python tools/mutation_check.py                 # every mutation (~12 min on 2 cores)
     .venv/bin/python tools/mutation_check.py --list
     .venv/bin/python tools/mutation_check.py --only sae- steer-add-sign
     .venv/bin/python tools/mutation_check.py --group sampling --json out.json

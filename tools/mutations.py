@@ -37,7 +37,8 @@ GEN = "tests/engine/test_generation.py"
 PREFILL = ("tests/engine/test_prefill_fast_path.py", "tests/engine/test_shared_prefill.py")
 CAT_VALUES = "tests/engine/catalog/test_catalog_values.py"
 CLI = "tests/cli/test_generate_options.py"
-CLI_ALL = (CLI, "tests/cli/test_generate_cli.py", "tests/cli/test_cli_json.py")
+CLI_ALL = (CLI, "tests/cli/test_generate_cli.py", "tests/cli/test_cli_json.py",
+           "tests/cli/test_cli_mutant_gaps.py")
 CLI_PARSE = "tests/cli/test_cli_options.py"
 COMPILED = ("tests/engine/test_compiled_decode.py", "tests/engine/test_compiled_shapes.py")
 FILES = ("tests/engine/test_bad_files.py", "tests/engine/sae/test_sae_bad_input.py",

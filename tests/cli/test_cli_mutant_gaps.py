@@ -33,3 +33,19 @@ def test_abbreviated_options_are_refused(tiny, cli):
     run = cli("generate", "--model", model, "--sae", sae, "--prompt", PROMPT, "--max-new", 3)
     assert run.code == 2
     assert len(run.err_lines) >= 1 and "--max-new" in run.err
+
+
+def test_finish_reason_per_column():
+    """A column whose last token is its end of text ended at EOS, whatever the run's reason;
+    the others ran to the length, or were cancelled with the run."""
+    from types import SimpleNamespace as NS
+
+    from steerdesk.cli.generate_json import _finish
+
+    ended = NS(tokens=[NS(finished=False), NS(finished=True)])
+    running = NS(tokens=[NS(finished=False), NS(finished=False)])
+    assert _finish(ended, "length") == "eos"
+    assert _finish(ended, "cancelled") == "eos"
+    assert _finish(running, "length") == "length"
+    assert _finish(running, "cancelled") == "cancelled"
+    assert _finish(NS(tokens=[]), "length") == "length"
