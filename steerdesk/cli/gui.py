@@ -51,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from steerdesk.cli.x_libraries import check_x_libraries
+
+    missing = None if _app_exists() else check_x_libraries()
+    if missing:   # Qt would abort the process while loading its platform plugin
+        print(missing, file=sys.stderr)
+        return 2
 
     from PySide6.QtWidgets import QApplication
 
@@ -109,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
 
         QTimer.singleShot(0, window.show_open_dialog)
     return app.exec()
+
+
+def _app_exists() -> bool:
+    """A QApplication made before main (tests, embedding) has its platform already."""
+    qt = sys.modules.get("PySide6.QtWidgets")
+    return qt is not None and qt.QApplication.instance() is not None
 
 
 def _splash(app):
