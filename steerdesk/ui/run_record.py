@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from steerdesk.engine.generation import DoneEvent, PromptEvent, StepEvent
 
@@ -39,6 +40,9 @@ class RunRecord:
     row_settings: list[str]              # one per row: baseline first
     row_titles: list[str]
     chat_requested: bool = False         # the prompt was to go through the chat template
+    specs: list = field(default_factory=list)   # SteeringSpec of each steered row (row 1 on)
+    unit: str = "raw"                    # the slider's unit when it ran: the plots' y axis
+    sampling: Any = None                 # run_setup.Sampling, for exports
     prompt_tokens: list[str] = field(default_factory=list)
     rows: list[RowRecord] = field(default_factory=list)
     done: DoneEvent | None = None
