@@ -51,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from steerdesk.cli.x_libraries import check_x_libraries
+
+    owned = not _app_exists()   # main makes the application: it may end the process
+    missing = check_x_libraries() if owned else None
+    if missing:   # Qt would abort the process while loading its platform plugin
+        print(missing, file=sys.stderr)
+        return 2
 
     from PySide6.QtWidgets import QApplication
 
@@ -108,7 +115,23 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtCore import QTimer
 
         QTimer.singleShot(0, window.show_open_dialog)
-    return app.exec()
+    code = app.exec()
+    return exit_now(code) if owned else code
+
+
+def exit_now(code: int) -> int:
+    """End the process as soon as the window is closed: it has saved everything, and Python's
+    own teardown (torch, Qt, a model load that cannot be interrupted) took seconds more."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+    return code   # (only where os._exit is replaced, in tests)
+
+
+def _app_exists() -> bool:
+    """A QApplication made before main (tests, embedding) has its platform already."""
+    qt = sys.modules.get("PySide6.QtWidgets")
+    return qt is not None and qt.QApplication.instance() is not None
 
 
 def _splash(app):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import random
 
 from PySide6.QtCore import Qt, Signal
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from steerdesk.engine.errors import InputError
-from steerdesk.ui import wording
+from steerdesk.ui import theme, wording
 from steerdesk.ui.run_record import RunRecord
 from steerdesk.ui.run_setup import Sampling, Sweep
 from steerdesk.ui.token_view import TokenView
@@ -33,26 +34,61 @@ DEFAULT_PROMPT = "The weather today is"
 
 
 class OutputColumn(QWidget):
+    """One output: its header (a strip in the column's plot colour, the title, the settings)
+    and the text. The header is built in `set_header` only, so that what else a header shows
+    (costs, rules) is added in one place."""
+
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.strip = QFrame()
+        self.strip.setFixedHeight(6)
         self.title = QLabel()
-        f = self.title.font()
-        f.setBold(True)
-        self.title.setFont(f)
+        self.title.setTextFormat(Qt.RichText)
         self.settings = QLabel()
         self.settings.setWordWrap(True)
         self.settings.setObjectName("hint")
         self.settings.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         self.view = TokenView()
+        self.colour, self.title_text = "", ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        layout.addWidget(self.strip)
         layout.addWidget(self.title)
         layout.addWidget(self.settings)
         layout.addWidget(self.view, 1)
 
+    def set_header(self, title: str, settings: str, colour: str) -> None:
+        """`colour`: the column's colour in the plots (theme.column_colour)."""
+        self.colour, self.title_text = colour, title
+        self.strip.setStyleSheet(f"background: {colour}; border: none;")
+        self.title.setText(f"<span style='color:{colour}'>■</span> <b>{html.escape(title)}</b>")
+        self.title.setToolTip("The colour of this column's lines in the activation plot")
+        self.settings.setText(settings)
+        self.settings.setToolTip(settings)
+
     def text(self) -> str:
         return self.view.row.text if self.view.row else ""
+
+
+def tint_sentence(features: list[int], label_of, picked: bool) -> str:
+    """What the highlight shows, in words."""
+    if not features:
+        return ("Highlight: none (nothing was steered). Add a feature to the steering panel "
+                "to see where it fires.")
+    names = ", ".join(wording.feature_name(i, label_of(i), width=32)
+                      for i in features[:4]) + (" …" if len(features) > 4 else "")
+    if picked:
+        return f"Highlight: where {names} fires (picked in the steering panel)."
+    what = "the steered feature fires" if len(features) == 1 else \
+        "the steered features fire (each on the scale of its own peak)"
+    return f"Highlight: where {what}: {names}. Brighter = stronger."
+
+
+def tint_legend(features: list[int], label_of, picked: bool) -> str:
+    """The sentence as rich text, with a way back to the default after a pick."""
+    text = html.escape(tint_sentence(features, label_of, picked))
+    return text + (" &nbsp; <a href='all'>Show every steered feature</a>" if picked else "")
 
 
 class CompareView(QWidget):
@@ -62,6 +98,7 @@ class CompareView(QWidget):
     text_selected = Signal(str)          # a selection in the prompt or an output
     open_requested = Signal()
     token_features = Signal(str, object)  # a token's text and its [(feature, value)]
+    tint_reset = Signal()                # the highlight legend's "show every steered feature"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -145,6 +182,7 @@ class CompareView(QWidget):
         buttons.addWidget(self.sweep_strengths)
         buttons.addStretch(1)
 
+        self.label_of = lambda i: None
         self.columns_split = QSplitter(Qt.Horizontal)
         self.columns: list[OutputColumn] = []
         self.empty = QLabel()
@@ -160,7 +198,14 @@ class CompareView(QWidget):
         layout.addWidget(self.prompt)
         layout.addLayout(controls)
         layout.addLayout(buttons)
+        self.tint_text = ""
+        self.tint_legend = QLabel()
+        self.tint_legend.setObjectName("hint")
+        self.tint_legend.setWordWrap(True)
+        self.tint_legend.linkActivated.connect(lambda _: self.tint_reset.emit())
+        self.tint_legend.hide()
         layout.addWidget(self.empty, 1)
+        layout.addWidget(self.tint_legend)
         layout.addWidget(self.columns_split, 1)
         self.columns_split.hide()
 
@@ -245,10 +290,9 @@ class CompareView(QWidget):
             self.columns_split.addWidget(col)
         for n, col in enumerate(self.columns):
             col.setVisible(n < len(record.rows))
-        for col, row in zip(self.columns, record.rows):
-            col.title.setText(row.name)
-            col.settings.setText(row.settings)
-            col.settings.setToolTip(row.settings)
+        self.label_of = label_of
+        for n, (col, row) in enumerate(zip(self.columns, record.rows)):
+            col.set_header(row.name, row.settings, theme.column_colour(n))
             col.view.label_of = label_of
             col.view.reset(row, record.prompt)
         self.columns_split.setSizes([1000] * len(record.rows)
@@ -256,6 +300,7 @@ class CompareView(QWidget):
         self._align_headers()
         self.empty.hide()
         self.columns_split.show()
+        self.tint_legend.show()
         self.set_running(True)
 
     def _align_headers(self) -> None:
@@ -275,19 +320,26 @@ class CompareView(QWidget):
         super().resizeEvent(event)
         self._align_headers()
 
-    def refresh(self, record: RunRecord, tint_feature: int) -> None:
-        """Show the tokens that came in, tinted by `tint_feature`'s activation (-1: none),
-        on the scale of its peak over the run."""
-        tint_col = record.watch.index(tint_feature) if tint_feature in record.watch else -1
-        peak = record.peak(tint_feature) if tint_col >= 0 else 1.0
+    def refresh(self, record: RunRecord, tint: list[int], picked: bool = False) -> None:
+        """Show the tokens that came in, tinted by the `tint` features' activations (each on
+        the scale of its peak over the run); `picked`: one feature the user chose."""
+        tint = [i for i in tint if i in record.watch]
+        cols = [record.watch.index(i) for i in tint]
+        peaks = [record.peak(i) for i in tint]
         for col in self.columns[: len(record.rows)]:
-            col.view.set_tint(tint_col, peak)
+            col.view.set_tint(cols, peaks)
             col.view.refresh()
+        self.tint_legend.setText(tint_legend(tint, self.label_of, picked))
+        self.tint_text = tint_sentence(tint, self.label_of, picked)
 
     def set_dark(self, dark: bool) -> None:
-        """The theme changed: every column re-tints on its next refresh."""
-        for column in self.columns:
+        """The theme changed: every column re-tints on its next refresh, the baseline's colour
+        follows the page."""
+        for n, column in enumerate(self.columns):
             column.view.invalidate()
+            if column.colour:
+                column.set_header(column.title_text, column.settings.text(),
+                                  theme.column_colour(n, dark))
 
     def set_running(self, running: bool) -> None:
         self.stop_button.setEnabled(running)

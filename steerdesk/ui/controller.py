@@ -58,8 +58,10 @@ class Controller(QObject):
         self._lights = TaskSlot(self.worker)
         self.worker.start()
 
-    def shutdown(self) -> None:
-        self.worker.stop()
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop the worker, waiting at most `timeout_ms` for a task that cannot be cut short
+        (a model load); it is left to end on its own after that."""
+        self.worker.stop(timeout_ms)
 
     def label(self, index: int) -> str | None:
         """The feature's label, None when it has none (or nothing is open)."""
@@ -144,32 +146,28 @@ class Controller(QObject):
 
     # -- focus: the feature that tints the tokens --------------------------------------------
     def set_focus(self, index: int) -> None:
+        """A feature picked to tint the tokens by (its name in the panel); -1: the default,
+        every steered feature. Browsing the feature list never moves the tint."""
         if index != self.focus:
             self.focus = index
             self.focus_changed.emit(index)
 
-    def tint_feature(self) -> int:
-        """The focus, else the run's first watched feature; -1: none."""
-        if self.focus >= 0:
-            return self.focus
-        return next(iter(self.run.watch), -1) if self.run is not None else -1
-
-    def browse(self, index: int) -> None:
-        """Browsing the list moves the tint only to a feature the run watched; otherwise the
-        tint stays, rather than vanishing while the user looks around."""
-        if self.run is not None and index in self.run.watch:
-            self.set_focus(index)
+    def tint_features(self) -> list[int]:
+        """What tints the tokens: the picked feature where the run steered it, else every
+        feature the run steered (all it watched); [] without a run."""
+        if self.run is None:
+            return []
+        if self.focus in self.run.watch:
+            return [self.focus]
+        return list(self.run.watch)
 
     def add_feature(self, index: int) -> None:
-        """A feature added to the panel (with its label) becomes the focus."""
         self.editor.add(index, self.label(index) or "")
-        self.set_focus(index)
 
     def watch_list(self) -> list[int]:
-        watch = self.panel.indices()
-        if self.focus >= 0 and self.focus not in watch:
-            watch.append(self.focus)
-        return watch
+        """The steered features, and only those: browsing never adds a plot line for a
+        feature that was not run."""
+        return self.panel.indices()
 
     # -- generation --------------------------------------------------------------------------
     def generate(self, prompt: str, sampling: Sampling, sweep: Sweep | None = None) -> RunRecord:
@@ -186,7 +184,8 @@ class Controller(QObject):
                                     compile=self.compiled_decoding)
         settings = wording.column_settings(specs, bool(self.panel.rows), self.label)
         record = RunRecord(prompt, watch, ["no steering"] + settings, ["baseline"] + titles,
-                           chat_requested=sampling.chat,
+                           chat_requested=sampling.chat, specs=list(specs),
+                           unit=self.panel.unit, sampling=sampling,
                            compile_requested=self.compiled_decoding)
         self.run = record
         session = self.session

@@ -1,52 +1,156 @@
-"""Exporting a comparison for slides and notes: HTML (texts with their steering settings,
-tokens tinted as on screen) and PNG (a picture of the compare view)."""
+"""Exporting a comparison so that it stands alone, for slides and notes:
+
+- HTML: the model and SAE, what the highlight shows, every column's header (its colour, title
+  and steering settings) and text with the tokens tinted as on screen, and the activation plot
+  as an embedded PNG;
+- PNG: the same document rendered to one picture (every column in full, not the part that is
+  scrolled into view);
+- JSON (`steerdesk --screenshot OUT.png` writes OUT.json): the prompt and every column's
+  steering and text, in the CLI's key names (docs/json.md).
+
+`Comparison` is what all three are made from; the window builds it."""
 
 from __future__ import annotations
 
+import base64
 import html
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.presets import write_atomic
 from steerdesk.ui import theme
 from steerdesk.ui.run_record import RunRecord
 
+PNG_WIDTH = 1600          # px: a slide's width
+PLOT_RESOURCE = "steerdesk-plot.png"
 
-def comparison_html(record: RunRecord, model: str = "", sae: str = "",
-                    tint_feature: int = -1, tint_label: str = "") -> str:
-    col = record.watch.index(tint_feature) if tint_feature in record.watch else -1
-    peak = max(record.peak(tint_feature), 1e-6) if col >= 0 else 1.0
+
+@dataclass
+class Comparison:
+    record: RunRecord
+    model: str = ""
+    sae: str = ""
+    tint: list[int] = field(default_factory=list)   # the features that tint the tokens
+    tint_text: str = ""                # what the highlight shows, in words (plain text)
+    plot_png: bytes | None = None      # the activation plot, as on screen
+
+    def tint_of(self, row: int, token: int) -> float:
+        """0..1, as the token view computes it: the strongest tint feature, each on the scale
+        of its own peak over the run."""
+        rec = self.record
+        tok = rec.rows[row].tokens[token]
+        best = 0.0
+        for i in self.tint:
+            if i in rec.watch:
+                col = rec.watch.index(i)
+                if col < len(tok.activations):
+                    best = max(best, tok.activations[col] / max(rec.peak(i), 1e-6))
+        return best
+
+
+def comparison_html(c: Comparison, plot_src: str | None = None) -> str:
+    """The document. `plot_src`: where the plot image comes from (default: the PNG, embedded
+    as base64, so that the file is one file)."""
+    record = c.record
+    if plot_src is None and c.plot_png:
+        plot_src = "data:image/png;base64," + base64.b64encode(c.plot_png).decode("ascii")
     cells = []
-    for row in record.rows:
+    for r, row in enumerate(record.rows):
         parts = []
-        for t in row.tokens:
+        for n, t in enumerate(row.tokens):
             text = html.escape(t.text)
-            a = t.activations[col] / peak if 0 <= col < len(t.activations) else 0.0
-            parts.append(f"<span style='background:{theme.tint_css(a)}'>{text}</span>"
-                         if a > 0.02 else text)
-        cells.append(f"<td><h3>{html.escape(row.name)}</h3>"
-                     f"<p class='settings'>{html.escape(row.settings)}</p>"
-                     f"<div class='text'><span class='prompt'>{html.escape(record.prompt)}</span>"
-                     f"{''.join(parts)}</div></td>")
+            a = c.tint_of(r, n)
+            parts.append(f"<span style='background-color:{theme.tint_css(a)}'>{text}</span>"
+                         if a > 0.05 else text)
+        colour = theme.column_colour(r, dark=False)
+        cells.append(
+            f"<td valign='top' style='border-top: 6px solid {colour}'>"
+            f"<p class='title'><span style='color:{colour}'>&#9632;</span> "
+            f"<b>{html.escape(row.name)}</b></p>"
+            f"<p class='settings'>{html.escape(row.settings)}</p>"
+            f"<p class='text'><span class='prompt' style='color:#888888'>"
+            f"{_lines(record.prompt)}</span>{_lines(''.join(parts), escaped=True)}</p></td>")
     width = 100 // max(len(record.rows), 1)
-    tint = (f"<p>Highlight: activation of {html.escape(tint_label)} (#{tint_feature})</p>"
-            if col >= 0 else "")
+    tint = f"<p>{html.escape(c.tint_text)}</p>" if c.tint_text else ""
+    plot = (f"<h3>Activations of the steered features</h3>"
+            f"<p><img src='{plot_src}' alt='activation plot'></p>" if plot_src else "")
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>steerdesk comparison</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; width: 100%; }}
-td {{ vertical-align: top; border: 1px solid #ccc; padding: 1em; width: {width}%; }}
-.settings {{ color: #555; font-size: 90%; }}
-.text {{ white-space: pre-wrap; font-size: 110%; line-height: 1.5; }}
-.prompt {{ color: #888; }}
+td {{ vertical-align: top; border: 1px solid #cccccc; padding: 0.8em; width: {width}%; }}
+.settings {{ color: #555555; font-size: 90%; }}
+.text {{ font-size: 110%; line-height: 1.5; }}
+img {{ max-width: 100%; }}
 </style></head><body>
 <h2>steerdesk comparison</h2>
-<p>Model: {html.escape(model)}<br>SAE: {html.escape(sae)}</p>
+<p>Prompt: <b>{html.escape(record.prompt)}</b><br>
+Model: {html.escape(c.model)}<br>SAE: {html.escape(c.sae)}</p>
 {tint}
-<table><tr>{''.join(cells)}</tr></table>
+<table cellspacing='0' cellpadding='8' width='100%'><tr>{''.join(cells)}</tr></table>
+{plot}
 </body></html>
 """
+
+
+def _lines(text: str, escaped: bool = False) -> str:
+    """Line breaks that both browsers and Qt's rich text keep."""
+    return (text if escaped else html.escape(text)).replace("\n", "<br>")
+
+
+def comparison_image(c: Comparison, width: int = PNG_WIDTH):
+    """The HTML document rendered to one QImage: headers, every column in full, the plot."""
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QColor, QImage, QPainter, QTextDocument
+
+    doc = QTextDocument()
+    doc.setDocumentMargin(24)
+    if c.plot_png:
+        plot = QImage.fromData(c.plot_png, "PNG")
+        if plot.width() > width - 60:
+            plot = plot.scaledToWidth(width - 60)
+        doc.addResource(QTextDocument.ImageResource, QUrl(PLOT_RESOURCE), plot)
+    doc.setHtml(comparison_html(c, plot_src=PLOT_RESOURCE if c.plot_png else None))
+    doc.setTextWidth(width)
+    size = doc.size()
+    image = QImage(int(width), int(size.height()) + 1, QImage.Format_RGB32)
+    image.fill(QColor("#ffffff"))
+    painter = QPainter(image)
+    doc.drawContents(painter)
+    painter.end()
+    return image
+
+
+def comparison_json(record: RunRecord, session=None) -> dict[str, Any]:
+    """The comparison as exported, in the CLI's family of JSON objects (docs/json.md): the
+    prompt, then one column per output with its steering (null for the baseline) and text."""
+    from steerdesk.engine.generation import GenerationRequest
+    from steerdesk.engine.provenance import session_record, steering_record, versions
+
+    positions = GenerationRequest.__dataclass_fields__["positions"].default
+    specs = [None, *record.specs]
+    columns = []
+    for row, spec in zip(record.rows, specs + [None] * (len(record.rows) - len(specs))):
+        steering = None
+        if spec is not None and session is not None:
+            steering = {**steering_record(spec, session), "positions": positions}
+        columns.append({"name": row.name, "kind": "baseline" if spec is None else "steered",
+                        "steering": steering, "settings": row.settings, "text": row.text})
+    s = record.sampling
+    out: dict[str, Any] = {"schema": 1, "command": "screenshot", "versions": versions()}
+    if session is not None:
+        out["session"] = session_record(session)
+    if s is not None:
+        out["sampling"] = {"max_new_tokens": s.max_new_tokens, "temperature": s.temperature,
+                           "top_p": s.top_p, "seed": s.seed}
+    out["prompt"] = {"text": record.prompt, "chat": record.chat_requested,
+                     "chat_template_used": record.chat_template_used}
+    out["columns"] = columns
+    return out
 
 
 def save_html(path: str | Path, text: str) -> Path:
@@ -55,8 +159,16 @@ def save_html(path: str | Path, text: str) -> Path:
     return path
 
 
-def save_png(widget, path: str | Path) -> bool:
-    if not widget.grab().save(str(path), "PNG"):
+def save_json(path: str | Path, obj: dict[str, Any]) -> Path:
+    path = Path(path)
+    write_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    return path
+
+
+def save_png(image, path: str | Path) -> bool:
+    """A QImage or a widget (grabbed)."""
+    picture = image.grab() if hasattr(image, "grab") else image
+    if not picture.save(str(path), "PNG"):
         raise InputError(f"{path}: could not be written (is the folder writable, and is there "
                          "space on the disk?)")
     return True

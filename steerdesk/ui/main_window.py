@@ -19,12 +19,13 @@ from steerdesk.ui.feature_browser import FeatureBrowser
 from steerdesk.ui.layout import boxed, splitter, titled
 from steerdesk.ui.menus import Menus
 from steerdesk.ui.open_dialog import OpenDialog
-from steerdesk.ui.plots import PlotTabs
+from steerdesk.ui.plots import PlotTabs, y_scale
 from steerdesk.ui.presentation import Presentation
 from steerdesk.ui.status_line import StatusLine
 from steerdesk.ui.steering_panel import SteeringPanel
 
 FRAME_MS = 33          # redraw at most ~30 times a second, however fast tokens come
+CLOSE_WAIT_MS = 300    # closing waits this long for the worker (a run stops within a token)
 
 
 class MainWindow(QMainWindow):
@@ -92,7 +93,6 @@ class MainWindow(QMainWindow):
             [(i, c.label(i)) for i in c.panel.indices()]))
         self.plots.shown.connect(self._force_redraw)
         b.add_requested.connect(c.add_feature)
-        b.feature_selected.connect(c.browse)
         b.label_changed.connect(lambda _i: self.panel.rebuild())
         b.lights_up_requested.connect(c.lights_up)
         cv.generate_clicked.connect(self.generate)
@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         cv.text_selected.connect(b.set_lights_text)
         cv.open_requested.connect(self.show_open_dialog)
         cv.token_features.connect(b.show_token_features)
+        cv.tint_reset.connect(lambda: c.set_focus(-1))
         b.evidence_requested.connect(self.menus.build_evidence_dialog)
 
     # -- opening -----------------------------------------------------------------------------
@@ -152,14 +153,18 @@ class MainWindow(QMainWindow):
             self.show_error("Generate", exc)
             return
         self.compare.start(record, self.c.label)
-        self.plots.reset(record, self.c.panel.indices(), self.c.label)
+        self.plots.reset(record, self.c.label,
+                         y_scale(record.unit, self.c.session.max_acts, record.watch), record.unit)
         self._drawn_version = -1
         self.status.show_status("generating…")
 
     def stop(self) -> None:
+        """Esc: stops a run; with none running, leaves presentation mode."""
         if self.c.is_generating():
             self.c.stop()
             self.status.show_status("stopping…")
+        elif self.view.on:
+            self.set_presentation(False)
 
     def _on_finished(self, record) -> None:
         self.redraw()
@@ -187,7 +192,7 @@ class MainWindow(QMainWindow):
         if record is None or record.version == self._drawn_version:
             return
         self._drawn_version = record.version
-        self.compare.refresh(record, self.c.tint_feature())
+        self.compare.refresh(record, self.c.tint_features(), self.c.focus in record.watch)
         if not self.plots.redraw(record):
             self._drawn_version = -1          # the plots skipped this frame: come back
 
@@ -201,11 +206,24 @@ class MainWindow(QMainWindow):
             return False
         return True
 
+    def comparison(self) -> export.Comparison:
+        """The current run as the exports show it: texts, tint, settings and the plot."""
+        from PySide6.QtCore import QBuffer, QIODevice
+
+        spec, record = self.c.session_spec, self.c.run
+        tint = self.c.tint_features()
+        buffer = QBuffer()
+        buffer.open(QIODevice.WriteOnly)
+        self.plots.activations.grab().save(buffer, "PNG")
+        plot = bytes(buffer.data()) if self.plots.activations.curves else None
+        return export.Comparison(record, spec.model if spec else "", spec.sae if spec else "",
+                                 tint, self.compare.tint_text, plot)
+
     def comparison_html(self) -> str:
-        spec, focus = self.c.session_spec, self.c.tint_feature()
-        return export.comparison_html(self.c.run, spec.model if spec else "",
-                                      spec.sae if spec else "", focus,
-                                      wording.feature_words(focus, self.c.label(focus)))
+        return export.comparison_html(self.comparison())
+
+    def comparison_image(self):
+        return export.comparison_image(self.comparison())
 
     def zoom(self, factor: float | None) -> None:
         self.view.zoom(factor)
@@ -232,6 +250,11 @@ class MainWindow(QMainWindow):
         act.setText("&Compiled decoding" if reason is None
                     else f"Compiled decoding (unavailable: {reason})")
         self.c.compiled_decoding = reason is None and act.isChecked()
+
+    def set_start_in_presentation(self, on: bool) -> None:
+        """Only this, never the mode itself, makes the next start open in presentation mode."""
+        self.settings.presentation = on
+        self.save_settings()
 
     def show_error(self, title: str, exc) -> None:
         self.dialogs.show_error(title, exc)
@@ -260,6 +283,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.frame_timer.stop()
         self.save_settings()
-        self.c.shutdown()
+        self.c.shutdown(CLOSE_WAIT_MS)
         super().closeEvent(event)
 

@@ -63,6 +63,10 @@ class Menus:
         self.presentation = self._action(view, "&Presentation mode", window.set_presentation,
                                          QKeySequence("F11"))
         self.presentation.setCheckable(True)
+        self.start_presentation = view.addAction("Start in presentation &mode")
+        self.start_presentation.setCheckable(True)   # the mode itself is never remembered
+        self.start_presentation.setChecked(window.settings.presentation)
+        self.start_presentation.toggled.connect(window.set_start_in_presentation)
         view.addSeparator()
         self._action(view, "&Larger text", lambda: window.zoom(ZOOM_STEP), QKeySequence.ZoomIn)
         self._action(view, "&Smaller text", lambda: window.zoom(1 / ZOOM_STEP),
@@ -150,7 +154,7 @@ class Menus:
     def export_png(self) -> None:
         path = self._export_path("comparison.png", "PNG (*.png)")
         if path:
-            self._saving("Export", lambda: export.save_png(self.w.compare, path))
+            self._saving("Export", lambda: export.save_png(self.w.comparison_image(), path))
 
     def _saving(self, title: str, save: Callable) -> None:
         """A full disk or a read-only folder is a dialog, and the app goes on."""

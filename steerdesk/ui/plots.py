@@ -1,73 +1,131 @@
-"""Live plots: watched features' activation per generated token (baseline dashed, steered
-solid, one colour per feature), and a heatmap of the top features x tokens of one row.
+"""Live plots: the steered features' activation per generated token, one colour per output
+column (the colour of its header; the baseline black), one line style per feature, in the
+slider's unit; and a heatmap of the top features x tokens of one output (heatmap_plot.py).
 They redraw from the RunRecord when the window's frame timer says so, never per event."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from steerdesk.ui import theme, wording
+from steerdesk.ui.heatmap_plot import HeatmapPlot
 from steerdesk.ui.run_record import RunRecord
 
-ROW_STYLES = [Qt.DashLine, Qt.SolidLine, Qt.DotLine, Qt.DashDotLine, Qt.DashDotDotLine]
-HEATMAP_FEATURES = 12
+# One line style per steered feature (a column's lines share its colour).
+FEATURE_STYLES = [Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine, Qt.DashDotDotLine]
+STYLE_GLYPHS = ["━━", "╍╍", "┅┅", "━┅", "━┅┅"]   # the same, in the legend's text
 
 # Antialiased lines cost more to paint than everything else in the window put together while
 # tokens stream (measured: the event loop fell ~90 ms behind); plain lines keep it near zero.
 pg.setConfigOptions(antialias=False, background="w", foreground="k")
-X_STEP = 32            # the x range grows in steps, so the axes do not re-lay out every frame
+X_STEP = 32            # while tokens stream, the x range grows in steps (fewer re-layouts)
 
 
-class ActivationPlot(pg.PlotWidget):
+def y_scale(unit: str, max_acts, watch: list[int]) -> dict[int, float]:
+    """What each watched feature's raw activation is divided by to be in the slider's unit:
+    its max activation for 'x max' (where the catalog has one), else 1."""
+    out = {}
+    for i in watch:
+        peak = float(max_acts[i]) if unit == "max" and max_acts is not None else 0.0
+        out[i] = peak if peak > 0 else 1.0
+    return out
+
+
+class ActivationPlot(QWidget):
+    """A legend above the plot (never on the data), the plot, and a readout of the values
+    under the mouse in the slider's unit and raw."""
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setLabel("bottom", "generated token")
-        self.setLabel("left", "activation")
-        # No grid and 1-px pens: a grid alone tripled the paint time of this plot.
-        self.getAxis("left").enableAutoSIPrefix(False)
-        self.getAxis("left").setWidth(48)
-        self.getPlotItem().disableAutoRange()
+        self.plot = pg.PlotWidget()
+        self.plot.setLabel("bottom", "generated token")
+        self.plot.setLabel("left", "activation")
+        # No grid and plain pens: a grid alone tripled the paint time of this plot.
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.getAxis("left").setWidth(48)
+        self.plot.getPlotItem().disableAutoRange()
+        self.plot.getPlotItem().setMenuEnabled(False)
+        self.legend = QLabel()
+        self.legend.setObjectName("plotLegend")
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.RichText)
+        self.readout = QLabel(" ")
+        self.readout.setObjectName("hint")
+        self.readout.setTextFormat(Qt.RichText)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.readout)
         self._range = (0, 0.0, 0.0)
-        self.legend = self.addLegend(offset=(10, 5), labelTextSize="9pt",
-                                     brush=pg.mkBrush(255, 255, 255, 210), colCount=2)
         self.curves: dict[tuple[int, int], pg.PlotDataItem] = {}
-        self.getPlotItem().setMenuEnabled(False)
+        self.scale: dict[int, float] = {}
+        self.unit = "raw"
+        self._record: RunRecord | None = None
+        self.label_of = lambda i: None
         self.hint = pg.TextItem("Add features to the steering panel and press Generate\n"
                                 "to plot their activations here.",
                                 color="#666666", anchor=(0.5, 0.5))
         self.hint.setPos(0.5, 0.5)
-        self.addItem(self.hint)
+        self.plot.addItem(self.hint)
         for axis in ("left", "bottom"):
-            self.getPlotItem().showAxis(axis, False)
-        self.setToolTip("Activation of each steering feature at every generated token. "
-                        "Dashed: baseline (no steering); solid: steered. Colours match the "
-                        "steering panel.")
+            self.plot.getPlotItem().showAxis(axis, False)
+        self.legend.hide()
+        self.plot.setToolTip("Activation of each steered feature at every generated token, in "
+                             "the slider's unit. One colour per output column, as in its "
+                             "header (black: the baseline, no steering); one line style per "
+                             "feature. Point at the plot for the values.")
+        self.plot.scene().sigMouseMoved.connect(self._hover)
 
     def set_dark(self, dark: bool) -> None:
-        style_plot(self, dark)
+        style_plot(self.plot, dark)
+        if self._record is not None:   # the baseline's colour follows the page
+            self.reset(self._record, self.label_of, self.scale, self.unit)
+            self.redraw(self._record)
 
-    def reset(self, record: RunRecord | None, colours: dict[int, str], label_of) -> None:
-        self.clear()
-        self.legend.clear()
+    def reset(self, record: RunRecord | None, label_of, scale: dict[int, float] | None = None,
+              unit: str = "raw") -> None:
+        self.plot.clear()
         self.curves = {}
         self._range = (0, 0.0, 0.0)
+        self._record, self.label_of, self.unit = record, label_of, unit
         empty = record is None or not record.watch
+        self.scale = {i: 1.0 for i in (record.watch if record else [])} | dict(scale or {})
         for axis in ("left", "bottom"):
-            self.getPlotItem().showAxis(axis, not empty)
+            self.plot.getPlotItem().showAxis(axis, not empty)
+        self.legend.setVisible(not empty)
+        self.readout.setText(" ")
         if empty:
-            self.addItem(self.hint)
-            self.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)   # the hint sits at the centre
+            self.plot.addItem(self.hint)
+            self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)   # hint at the centre
             return
-        for r, row in enumerate(record.rows):
-            for feature in record.watch:
-                colour = colours.get(feature, "#555555")
-                pen = pg.mkPen(colour, width=2 if theme.DARK else 1,   # thick for a room
-                               style=ROW_STYLES[min(r, len(ROW_STYLES) - 1)])
-                name = f"#{feature} {row.name[:24]}"
-                self.curves[(r, feature)] = self.plot([], [], pen=pen, name=name)
+        in_max = unit == "max"
+        self.plot.setLabel("left", "activation (× max)" if in_max else "activation (raw)")
+        width = 3 if theme.DARK else 2        # thick enough to read across a room
+        for r, _row in enumerate(record.rows):
+            for n, feature in enumerate(record.watch):
+                pen = pg.mkPen(theme.column_colour(r), width=width,
+                               style=FEATURE_STYLES[n % len(FEATURE_STYLES)])
+                self.curves[(r, feature)] = self.plot.plot([], [], pen=pen)
+        self.legend.setText(self.legend_html(record))
+
+    def legend_html(self, record: RunRecord) -> str:
+        cols = " &nbsp; ".join(
+            f"<span style='color:{theme.column_colour(r)}'>━━</span> {html.escape(row.name)}"
+            for r, row in enumerate(record.rows))
+        if len(record.watch) < 2:
+            return cols
+        feats = " &nbsp; ".join(
+            f"{STYLE_GLYPHS[n % len(STYLE_GLYPHS)]} "
+            f"{html.escape(wording.feature_name(i, self.label_of(i), width=28))}"
+            for n, i in enumerate(record.watch))
+        return f"{cols}<br>{feats}"
 
     def redraw(self, record: RunRecord) -> None:
         if not self.curves:
@@ -75,112 +133,58 @@ class ActivationPlot(pg.PlotWidget):
         n, top, bottom = 0, 0.0, 0.0
         for (r, feature), curve in self.curves.items():
             ys = np.asarray(record.activation_series(r, feature), dtype=float)
+            ys = ys / self.scale.get(feature, 1.0)
             curve.setData(np.arange(len(ys)), ys)
             if len(ys):
                 n, top, bottom = max(n, len(ys)), max(top, ys.max()), min(bottom, ys.min())
-        # Ranges change only when the data outgrow them (x in steps, y with headroom), so
-        # the axes do not re-lay out at every token.
-        x_max = max(X_STEP, -(-n // X_STEP) * X_STEP)
+        # While streaming, ranges change only when the data outgrow them (x in steps, y with
+        # headroom), so the axes do not re-lay out at every token; at the end x is exactly
+        # the tokens generated.
+        if record.done is not None:
+            x_max = max(n, 2)
+        else:
+            x_max = max(X_STEP, -(-n // X_STEP) * X_STEP)
         _, y_top, y_bottom = self._range
         if top > y_top:
-            y_top = top * 1.3
+            y_top = top * 1.15
         if bottom < y_bottom:
-            y_bottom = bottom * 1.3
+            y_bottom = bottom * 1.15
         if (x_max, y_top, y_bottom) != self._range:
             self._range = (x_max, y_top, y_bottom)
-            self.setRange(xRange=(0, x_max - 1), yRange=(y_bottom, y_top or 1.0), padding=0.02)
+            self.plot.setRange(xRange=(0, x_max - 1), yRange=(y_bottom, y_top or 1.0),
+                               padding=0.02)
 
+    def x_range(self) -> tuple[float, float]:
+        return tuple(self.plot.getPlotItem().vb.viewRange()[0])
 
-class HeatmapPlot(QWidget):
-    """Top features (rows) x generated tokens (columns) for one output row."""
+    def values_at(self, token: int) -> str:
+        """The readout for one token: every column's value of every feature, in the slider's
+        unit and raw."""
+        record = self._record
+        if record is None or not self.curves:
+            return ""
+        parts = []
+        for r, row in enumerate(record.rows):
+            if token >= len(row.tokens):
+                continue
+            for feature in record.watch:
+                raw = record.activation_series(r, feature)[token]
+                scale = self.scale.get(feature, 1.0)
+                value = (f"{raw / scale:.2f}× max ({raw:.1f} raw)" if self.unit == "max"
+                         else f"{raw:.2f}")
+                who = row.name if len(record.watch) < 2 else f"{row.name} #{feature}"
+                parts.append(f"<span style='color:{theme.column_colour(r)}'>■</span> "
+                             f"{html.escape(who)}: {value}")
+        if not parts:
+            return ""
+        return f"token {token + 1}: " + " &nbsp; ".join(parts)
 
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.which = QComboBox()
-        self.which.setToolTip("Which output to show")
-        self.which.currentIndexChanged.connect(lambda _: self._redraw_last())
-        self.plot = pg.PlotWidget()
-        self.plot.getPlotItem().setMenuEnabled(False)
-        self.plot.invertY(True)
-        self.plot.setLabel("bottom", "generated token")
-        self.image = pg.ImageItem()
-        self._set_colours(False)
-        self.plot.addItem(self.image)
-        self.hint = pg.TextItem("After a run: the features most active on each token.",
-                                color="#666666", anchor=(0.5, 0.5))
-        self.hint.setPos(0.5, 0.5)
-        self.plot.addItem(self.hint)
-        self.plot.setToolTip("The features most active in this output, per generated token "
-                             "(brighter = stronger). Only each token's top features are known.")
-        head = QHBoxLayout()
-        head.addWidget(QLabel("Top features in"))
-        head.addWidget(self.which)
-        head.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(head)
-        layout.addWidget(self.plot, 1)
-        self.label_of = lambda i: None
-        self._record: RunRecord | None = None
-        self.features: list[int] = []
-        self.matrix = np.zeros((0, 0))
-
-    def set_dark(self, dark: bool) -> None:
-        style_plot(self.plot, dark)
-        self._set_colours(dark)
-
-    def _set_colours(self, dark: bool) -> None:
-        """Zero is the page colour, so the few active cells stand out, as the token tint does."""
-        page = (0, 0, 0) if dark else (255, 255, 255)
-        top = (255, 236, 140) if dark else (140, 30, 0)
-        self.image.setColorMap(pg.ColorMap([0.0, 0.5, 1.0], [page, (255, 150, 40), top]))
-
-    def reset(self, record: RunRecord | None, label_of) -> None:
-        self.label_of = label_of
-        self._record = record
-        self.which.blockSignals(True)
-        self.which.clear()
-        if record is not None:
-            self.which.addItems([r.name for r in record.rows])
-            self.which.setCurrentIndex(len(record.rows) - 1)   # a steered row, if any
-        self.which.blockSignals(False)
-        self.image.clear()
-        self.features, self.matrix = [], np.zeros((0, 0))
-
-    def _redraw_last(self) -> None:
-        if self._record is not None:
-            self.redraw(self._record)
-
-    def redraw(self, record: RunRecord) -> None:
-        r = max(self.which.currentIndex(), 0)
-        if r >= len(record.rows) or not record.rows[r].tokens:
+    def _hover(self, pos) -> None:
+        if not self.curves:
             return
-        tokens = record.rows[r].tokens
-        best: dict[int, float] = {}
-        for t in tokens:
-            for i, v in t.top_features:
-                best[i] = max(best.get(i, 0.0), v)
-        feats = [i for i, v in sorted(best.items(), key=lambda kv: -kv[1]) if v > 0]
-        feats = feats[:HEATMAP_FEATURES]
-        if not feats:
-            return
-        col = {f: n for n, f in enumerate(feats)}
-        m = np.zeros((len(tokens), len(feats)))           # ImageItem: [x, y]
-        for x, t in enumerate(tokens):
-            for i, v in t.top_features:
-                if i in col:
-                    m[x, col[i]] = max(v, 0.0)
-        self.features, self.matrix = feats, m
-        self.hint.hide()
-        self.image.setImage(m, autoLevels=True)
-        axis = self.plot.getAxis("left")
-        axis.setTicks([[(n + 0.5, wording.feature_name(f, self.label_of(f), width=22))
-                        for n, f in enumerate(feats)]])
-        step = max(1, len(tokens) // 12)
-        self.plot.getAxis("bottom").setTicks(
-            [[(x + 0.5, repr(tokens[x].text)[1:-1][:8]) for x in range(0, len(tokens), step)]])
-        self.plot.setLimits(xMin=0, xMax=len(tokens), yMin=0, yMax=len(feats))
-        self.plot.setRange(xRange=(0, len(tokens)), yRange=(0, len(feats)), padding=0)
+        x = self.plot.getPlotItem().vb.mapSceneToView(pos).x()
+        text = self.values_at(int(round(x))) if x >= -0.5 else ""
+        self.readout.setText(text or " ")
 
 
 class PlotTabs(QTabWidget):
@@ -199,8 +203,10 @@ class PlotTabs(QTabWidget):
         self.currentChanged.connect(lambda _: self.shown.emit())
         self._frame = 0
 
-    def reset(self, record: RunRecord, panel_indices: list[int], label_of) -> None:
-        self.activations.reset(record, colour_map(record, panel_indices), label_of)
+    def reset(self, record: RunRecord, label_of, scale: dict[int, float] | None = None,
+              unit: str = "raw") -> None:
+        """`scale`, `unit`: see `y_scale`; the y axis is in the slider's unit."""
+        self.activations.reset(record, label_of, scale, unit)
         self.heatmap.reset(record, label_of)
         self._frame = 0
 
@@ -219,26 +225,16 @@ class PlotTabs(QTabWidget):
         self.heatmap.set_dark(dark)
 
 
-def colour_map(record: RunRecord | None, panel_indices: list[int]) -> dict[int, str]:
-    """The same colour for a feature in the panel's swatch and in the plot."""
-    colours = {i: theme.feature_colour(n) for n, i in enumerate(panel_indices)}
-    if record is not None:
-        extra = [i for i in record.watch if i not in colours]
-        for n, i in enumerate(extra, start=len(colours)):
-            colours[i] = theme.feature_colour(n)
-    return colours
-
-
 def style_plot(widget: pg.PlotWidget, dark: bool) -> None:
-    """Presentation mode: white axes and larger text on black, thicker curves; normal: black on
-    white."""
+    """Presentation mode: white axes and twice the text on black, thicker curves; normal:
+    black on white."""
     from PySide6.QtGui import QFont
 
     fg = "w" if dark else "k"
-    size = "15pt" if dark else "9pt"
+    size = "18pt" if dark else "9pt"
     widget.setBackground("k" if dark else "w")
     font = QFont()
-    font.setPointSize(14 if dark else 9)
+    font.setPointSize(18 if dark else 9)
     for name in ("left", "bottom"):
         axis = widget.getAxis(name)
         axis.setPen(fg)
@@ -249,17 +245,12 @@ def style_plot(widget: pg.PlotWidget, dark: bool) -> None:
                           **{"font-size": size})
     # Room for the bigger ticks and labels (the left width is fixed, see ActivationPlot).
     if widget.getAxis("left").fixedWidth is not None:
-        widget.getAxis("left").setWidth(90 if dark else 48)
-    widget.getAxis("bottom").setHeight(70 if dark else None)
-    item = widget.getPlotItem()
-    for curve in item.listDataItems():
-        pen = pg.mkPen(curve.opts["pen"])
-        pen.setWidth(2 if dark else 1)
-        curve.setPen(pen)
-    legend = item.legend
-    if legend is not None:
-        legend.setBrush(pg.mkBrush(0, 0, 0, 200) if dark else pg.mkBrush(255, 255, 255, 210))
-        legend.setLabelTextColor(fg)
-        legend.setLabelTextSize(size)
-        for _sample, label in legend.items:   # existing labels keep their look otherwise
-            label.setText(label.text, color=fg, size=size)
+        widget.getAxis("left").setWidth(110 if dark else 48)
+    widget.getAxis("bottom").setHeight(84 if dark else None)
+    # Curves are drawn again by their owners with the new widths; bars (the feature card's
+    # histogram) have no setPen and keep their own look.
+    for curve in widget.getPlotItem().listDataItems():
+        if isinstance(curve, pg.PlotDataItem):
+            pen = pg.mkPen(curve.opts["pen"])
+            pen.setWidth(3 if dark else 2)
+            curve.setPen(pen)

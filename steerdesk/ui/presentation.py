@@ -1,14 +1,37 @@
-"""Text size and presentation mode: full screen, large text, light on dark, no feature list
-(that is for preparing, not for talks). The window asks; this changes the look."""
+"""Text size and presentation mode: full screen, text twice the size, light on dark, no feature
+list (that is for preparing, not for talks). The window asks; this changes the look.
+
+Entering remembers everything it changes (the window's state and docks, every splitter, the
+panes it hides, the app's font and style sheet) and leaving puts exactly that back. The mode
+itself is not remembered: `Settings.presentation` says whether to *start* in it, and only the
+View menu's "Start in presentation mode" sets that."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QWidget
 
 from steerdesk.ui import theme
 from steerdesk.ui.settings import ZOOM_RANGE, Settings
+
+LEAVE_HINT = "Esc or F11: leave presentation mode"
+
+
+@dataclass
+class _Saved:
+    """What entering changed, to put back on leaving."""
+    window_state: Qt.WindowState
+    docks: QByteArray                     # QMainWindow.saveState(): docks and toolbars
+    splitters: list[tuple[QSplitter, QByteArray]]
+    hidden: dict[QWidget, bool]
+    menu_bar: bool
+    font: QFont
+    style_sheet: str
+    zoom: float
 
 
 class Presentation:
@@ -19,7 +42,14 @@ class Presentation:
         self.window, self.split, self.themed, self.redraw = window, split, themed, redraw
         self.settings = settings
         self.on = False
+        self._saved: _Saved | None = None
         self.base_point_size = QApplication.instance().font().pointSizeF()
+        # How to leave, where a speaker looks for it: in the corner of the status bar.
+        self.hint = QLabel(LEAVE_HINT)
+        self.hint.setObjectName("leaveHint")
+        self.hint.setToolTip("Presentation mode: View > Presentation mode, or F11")
+        window.statusBar().addPermanentWidget(self.hint)
+        self.hint.hide()
         if settings.zoom != 1.0:
             theme.apply(False, self.base_point_size * settings.zoom)
 
@@ -31,19 +61,56 @@ class Presentation:
         theme.apply(self.on, self.base_point_size * self.settings.zoom)
 
     def set(self, on: bool) -> None:
-        self.on = on
-        theme.apply(on, self.base_point_size * self.settings.zoom)
-        self.window.menuBar().setVisible(not on)
-        self.settings.presentation = on
+        if on == self.on:
+            return
         if on:
-            self.split.widget(0).hide()
-            self.window.showFullScreen()
+            self._enter()
         else:
-            self.split.widget(0).show()
-            self.window.showNormal()
+            self._leave()
         for widget in self.themed:
             widget.set_dark(on)
-        if on:
-            total = sum(self.split.sizes())
-            self.split.setSizes([0, int(total * 0.68), int(total * 0.32)])
         self.redraw()
+
+    def _enter(self) -> None:
+        w, app = self.window, QApplication.instance()
+        panes = [self.split.widget(n) for n in range(self.split.count())]
+        self._saved = _Saved(
+            window_state=w.windowState(), docks=w.saveState(),
+            splitters=[(s, s.saveState()) for s in w.findChildren(QSplitter)],
+            hidden={p: p.isHidden() for p in panes}, menu_bar=w.menuBar().isVisible(),
+            font=QFont(app.font()), style_sheet=app.styleSheet(), zoom=self.settings.zoom)
+        self.on = True
+        theme.apply(True, self.base_point_size * self.settings.zoom)
+        w.menuBar().setVisible(False)
+        self.split.widget(0).hide()
+        self.hint.show()
+        w.showFullScreen()
+        total = sum(self.split.sizes()) or w.width()
+        self.split.setSizes([0, int(total * 0.68), int(total * 0.32)])
+
+    def _leave(self) -> None:
+        w, app, saved = self.window, QApplication.instance(), self._saved
+        self.on = False
+        self.hint.hide()
+        if saved is None or saved.zoom != self.settings.zoom:   # the size changed meanwhile
+            theme.apply(False, self.base_point_size * self.settings.zoom)
+        else:
+            theme.DARK = False
+            app.setFont(saved.font)
+            app.setStyleSheet(saved.style_sheet)
+        if saved is None:
+            w.menuBar().setVisible(True)
+            self.split.widget(0).show()
+            w.showNormal()
+            return
+        if saved.window_state & Qt.WindowMaximized:
+            w.showMaximized()
+        elif not saved.window_state & Qt.WindowFullScreen:
+            w.showNormal()
+        w.menuBar().setVisible(saved.menu_bar)
+        for pane, hidden in saved.hidden.items():
+            pane.setHidden(hidden)
+        w.restoreState(saved.docks)
+        for splitter, state in saved.splitters:
+            splitter.restoreState(state)
+        self._saved = None

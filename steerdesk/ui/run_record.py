@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from steerdesk.engine.generation import DoneEvent, PromptEvent, StepEvent
 
@@ -40,6 +41,9 @@ class RunRecord:
     row_titles: list[str]
     chat_requested: bool = False         # the prompt was to go through the chat template
     compile_requested: bool = False      # Run > Compiled decoding was on
+    specs: list = field(default_factory=list)   # SteeringSpec of each steered row (row 1 on)
+    unit: str = "raw"                    # the slider's unit when it ran: the plots' y axis
+    sampling: Any = None                 # run_setup.Sampling, for exports
     prompt_tokens: list[str] = field(default_factory=list)
     rows: list[RowRecord] = field(default_factory=list)
     done: DoneEvent | None = None

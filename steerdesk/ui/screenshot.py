@@ -1,11 +1,16 @@
-"""`steerdesk --screenshot out.png`: open, generate once, save a picture of the window, exit."""
+"""`steerdesk --screenshot out.png`: open, generate once, save a picture of the window and,
+beside it, out.json (the comparison as exported: the prompt, each column's steering and text),
+exit."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
 
+from steerdesk.engine.errors import InputError
+from steerdesk.ui.export import comparison_json, save_json
 from steerdesk.ui.main_window import MainWindow
 
 TIMEOUT_S = 600
@@ -30,16 +35,23 @@ def take_screenshot(window: MainWindow, out: str, after_load=None) -> int:
 
     def on_finished(_record) -> None:
         window.redraw()
-        focus = window.c.tint_feature()
-        if focus >= 0:   # show the steered feature's card too
-            window.browser.reveal(focus)
+        tint = window.c.tint_features()
+        if tint:   # show the steered feature's card too
+            window.browser.reveal(tint[0])
         # Two rounds of events: the plots lay out, then paint.
         QTimer.singleShot(300, lambda: save())
 
     def save() -> None:
         ok = window.grab().save(out, "PNG")
         if ok:
-            print(f"steerdesk: saved {out}")
+            beside = Path(out).with_suffix(".json")
+            try:
+                save_json(beside, comparison_json(window.c.run, window.c.session))
+            except (InputError, OSError) as exc:
+                print(f"steerdesk: could not write {beside}: {exc}", file=sys.stderr)
+                loop.exit(1)
+                return
+            print(f"steerdesk: saved {out} and {beside}")
             result["code"] = 0
         else:
             print(f"steerdesk: could not write {out}", file=sys.stderr)

@@ -18,6 +18,18 @@ def feature_colour(n: int) -> str:
 
 DARK = False                  # presentation mode is on
 
+# One colour per output column, the same in its header and in the plots: Okabe & Ito's
+# palette, told apart with every common colour-vision deficiency. The baseline is black (white
+# on the dark page); yellow, faint on white, comes last.
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#F0E442"]
+
+
+def column_colour(n: int, dark: bool | None = None) -> str:
+    """Column `n`'s colour: 0 is the baseline."""
+    if n == 0:
+        return "#ffffff" if (DARK if dark is None else dark) else "#000000"
+    return OKABE_ITO[(n - 1) % len(OKABE_ITO)]
+
 
 def tint(alpha: float, dark: bool = False) -> QColor:
     """Token background for an activation of `alpha` (0..1) of the run's peak: orange blended
@@ -59,7 +71,7 @@ QLabel#hint { color: #555; }
 """
 
 
-PRESENTATION_SCALE = 1.5
+PRESENTATION_SCALE = 2.0       # text twice the normal size, for the back of a room
 
 
 def apply(presentation: bool, base_point_size: float) -> None:

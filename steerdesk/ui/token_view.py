@@ -1,5 +1,6 @@
-"""One output column: the generated text, token by token, each token tinted by the focus
-feature's activation; hovering a token shows its probability and top features."""
+"""One output column: the generated text, token by token, each token tinted by how strongly
+the tint features fire on it (by default every steered feature, each on the scale of its own
+peak over the run); hovering a token shows its probability and top features."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ class TokenView(QTextEdit):
         self.row: RowRecord | None = None
         self.label_of = lambda i: None
         self.prompt = ""
-        self.tint_col = -1          # column in the run's watch list, -1: no tint
-        self.tint_peak = 1.0
+        self.tint_cols: list[int] = []     # columns in the run's watch list; []: no tint
+        self.tint_peaks: list[float] = []  # each one's full tint, with headroom
         self._shown = 0             # tokens already in the document
         self._starts: list[int] = []   # document offset of each token
         self._prompt_len = 0
@@ -41,14 +42,16 @@ class TokenView(QTextEdit):
         cursor.insertText(prompt, fmt)
         self._prompt_len = len(prompt)
 
-    def set_tint(self, col: int, peak: float) -> None:
-        """Re-tint every token when the focus feature changes or the run's peak outgrows the
+    def set_tint(self, cols: list[int], peaks: list[float]) -> None:
+        """Re-tint every token when the tint features change or a run's peak outgrows the
         scale. The scale keeps 25% headroom, so a growing peak re-tints a few times per run,
         not at every frame."""
-        changed = col != self.tint_col or peak > self.tint_peak or peak < self.tint_peak / 2
+        old = self.tint_peaks
+        changed = (cols != self.tint_cols or len(old) != len(peaks)
+                   or any(p > o or p < o / 2 for p, o in zip(peaks, old)))
         if not changed:
             return
-        self.tint_col, self.tint_peak = col, max(peak * 1.25, 1e-6)
+        self.tint_cols, self.tint_peaks = list(cols), [max(p * 1.25, 1e-6) for p in peaks]
         if self.row is not None:
             shown = self._shown
             self.reset(self.row, self.prompt)
@@ -56,7 +59,12 @@ class TokenView(QTextEdit):
 
     def invalidate(self) -> None:
         """Re-tint on the next refresh (the theme changed)."""
-        self.tint_col = -2
+        self.tint_cols = [-2]
+
+    def tint_of(self, tok) -> float:
+        """0..1: the strongest of the tint features on this token, each on its own scale."""
+        return max((tok.activations[c] / p for c, p in zip(self.tint_cols, self.tint_peaks)
+                    if 0 <= c < len(tok.activations)), default=0.0)
 
     def refresh(self) -> None:
         """Append the tokens that arrived since the last refresh."""
@@ -70,11 +78,10 @@ class TokenView(QTextEdit):
         for tok in tokens:
             self._starts.append(cursor.position())
             fmt = QTextCharFormat()
-            if 0 <= self.tint_col < len(tok.activations):
-                a = tok.activations[self.tint_col] / self.tint_peak
-                if a > 0.05:
-                    fmt.setBackground(theme.tint(a, theme.DARK))
-                    fmt.setForeground(theme.tint_text(a, theme.DARK))
+            a = self.tint_of(tok)
+            if a > 0.05:
+                fmt.setBackground(theme.tint(a, theme.DARK))
+                fmt.setForeground(theme.tint_text(a, theme.DARK))
             cursor.insertText(tok.text, fmt)
             self._shown += 1
         cursor.endEditBlock()

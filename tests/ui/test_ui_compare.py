@@ -127,7 +127,7 @@ def test_tooltip_and_tint(window, qtbot):
     view = window.compare.visible_columns()[1].view
     tip = view.token_tooltip(0)
     assert "probability" in tip and "Top features" in tip
-    assert view.tint_col == 0
+    assert view.tint_cols == [0]
     # A real hover over the first generated token shows that tooltip.
     from PySide6.QtCore import QEvent
     from PySide6.QtGui import QHelpEvent, QTextCursor

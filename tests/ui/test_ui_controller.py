@@ -1,5 +1,5 @@
 """The controller without a window: loads and runs that fail, runs that are stopped or
-replaced, 'what lights up' failing or replaced, and the focused feature being watched."""
+replaced, 'what lights up' failing or replaced, and which features are watched and tint."""
 
 import threading
 
@@ -156,31 +156,31 @@ def test_a_run_and_lights_up_do_not_replace_each_other(controller, qtbot):
     assert record.done.reason in ("length", "eos")
 
 
-def test_the_focused_feature_is_watched_and_tints(controller, qtbot, ui_session):
+def test_only_steered_features_are_watched_and_they_tint(controller, qtbot, ui_session):
     c = controller
     c.panel.set_unit("raw")
     c.panel.insert(-1, PanelRow(3, 20.0))
-    c.set_focus(7)                           # pointed at, not steered
-    assert c.watch_list() == [3, 7]
+    c.panel.insert(-1, PanelRow(5, 10.0))
+    c.set_focus(7)                           # pointed at, not steered: no line, no tint
+    assert c.watch_list() == [3, 5]
     with qtbot.waitSignal(c.run_finished, timeout=WAIT_MS) as finished:
         c.generate(PROMPT, Sampling(max_new_tokens=6))
     record = finished.args[0]
-    assert record.watch == [3, 7] and c.tint_feature() == 7
-    spec = SteeringSpec([FeatureSteer(3, 20.0, "add")], unit="raw")
+    assert record.watch == [3, 5]
+    assert c.tint_features() == [3, 5]       # by default every steered feature tints
+    spec = SteeringSpec([FeatureSteer(3, 20.0, "add"), FeatureSteer(5, 10.0, "add")],
+                        unit="raw")
     ref = generate(ui_session, GenerationRequest(PROMPT, variants=[spec], max_new_tokens=6,
-                                                 watch=[3, 7], top_k_features=8))
+                                                 watch=[3, 5], top_k_features=8))
     for r in (0, 1):
         toks = [t for t in ref.rows[r].tokens if not t.finished]
-        assert record.activation_series(r, 7) == pytest.approx(
+        assert record.activation_series(r, 5) == pytest.approx(
             [t.activations[1] for t in toks], rel=1e-4, abs=1e-5)
 
-    # Browsing: only a feature the run watched takes the tint.
-    c.browse(12)
-    assert c.focus == 7
-    c.browse(3)
-    assert c.focus == 3 and c.tint_feature() == 3
+    c.set_focus(5)                           # picked in the panel: that one alone
+    assert c.tint_features() == [5]
     c.set_focus(-1)
-    assert c.tint_feature() == 3             # no focus: the run's first watched feature
+    assert c.tint_features() == [3, 5]
 
 
 def test_presets_resolve_by_file_and_are_checked(controller, tmp_path):
