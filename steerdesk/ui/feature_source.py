@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from steerdesk.ui import wording
+
 SEARCH_LIMIT = 2000   # more than anyone scrolls through; keeps ranking cheap at 100k+
 
 
@@ -36,7 +38,7 @@ class FeatureSource:
     def label(self, i: int) -> str | None:
         """The feature's label, or None when it has none."""
         if self._labels is not None and 0 <= i < len(self._labels) and self._labels[i]:
-            return self._labels[i]
+            return wording.plain_label(self._labels[i])
         return None
 
     def max_act(self, i: int) -> float | None:

@@ -3,6 +3,7 @@ strings, no Qt. Steering itself is put in words by engine.describe, as in the CL
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from steerdesk.engine import pack
@@ -29,10 +30,76 @@ def feature_words(index: int, label: str | None) -> str:
 
 
 def density(d: float | None) -> str:
-    """How often a feature is active: '2.50%', '1.0e-05' for the rare ones, '–' unknown."""
+    """How often a feature is active, one way everywhere: '1 in 40,000 tokens', '1 in 5
+    tokens', 'never active'; '–' unknown."""
     if d is None:
         return "–"
-    return f"{d:.2%}" if d >= 0.0001 else f"{d:.1e}"
+    if d <= 0:
+        return "never active"
+    n = 1.0 / min(d, 1.0)
+    if n < 1.5:
+        return "every token"
+    digits = max(len(str(int(n))) - 2, 0)       # two significant figures: 1 in 42,000
+    n = int(round(n, -digits))
+    return f"1 in {n:,} tokens"
+
+
+_HOOK = re.compile(r"^(?:blocks|model\.layers|layers|transformer\.h|h)\.(\d+)(?:\.(.+))?$")
+_HOOK_POINTS = {"hook_resid_post": "after layer {}", "hook_resid_pre": "before layer {}",
+                "hook_resid_mid": "inside layer {} (between attention and MLP)",
+                "hook_mlp_out": "the MLP output of layer {}",
+                "hook_attn_out": "the attention output of layer {}", None: "after layer {}"}
+
+
+def hook_words(hook: str | None) -> str:
+    """Where the SAE reads, in words: 'after layer 2' for blocks.2.hook_resid_post (layers
+    counted from 0, as in the hook's name); the name itself where it has no words here."""
+    m = _HOOK.match(str(hook or ""))
+    if m is None or m.group(2) not in _HOOK_POINTS:
+        return str(hook or "?")
+    return _HOOK_POINTS[m.group(2)].format(m.group(1))
+
+
+# A quoted token may hold quotes itself ("''t'"): it ends at a quote that a separator follows.
+_Q = r"'.*?'(?=(?: / |, |\)| after | at the start|$))"
+_QUOTED = r"'(.*?)'(?=(?: / |, |\)| after | at the start|$))"
+_AUTO = re.compile(r"^(?:(?P<tag>[^'\u2192:]+): )?(?P<core>.+?)"
+                   rf"(?: \(\u2192 (?P<next>{_Q}(?:, {_Q})*)\))?$")
+_CORE = re.compile(rf"^(?P<tokens>{_Q}(?: / {_Q})*|words ending in '-[^']*')"
+                   rf"(?P<where> after {_Q}| at the start of a text)?$")
+
+
+def _token(t: str) -> str:
+    """A token in running text: bare when it is a word or number, in quotes otherwise."""
+    return t if t.replace("-", "").isalnum() else f"\u201c{t}\u201d"
+
+
+def plain_label(label: str | None) -> str | None:
+    """An automatic label, "German text: 'die' / 'und' (→ 'der', 'ist')", read as a phrase:
+    "German text: die, und; next often der, ist". Labels in any other form (hand-written,
+    imported) come back as they are."""
+    if not label:
+        return label
+    m = _AUTO.match(label)
+    core = _CORE.match(m.group("core")) if m else None
+    if core is None:
+        return label
+    tokens = core.group("tokens")
+    if tokens.startswith("words ending in"):
+        text = tokens
+    else:
+        text = ", ".join(_token(t) for t in re.findall(_QUOTED, tokens))
+    where = core.group("where") or ""
+    if where.startswith(" after"):
+        where = f" after {_token(re.findall(_QUOTED, where)[0])}"
+    text += where
+    if m.group("next"):
+        text += "; next often " + ", ".join(_token(t) for t in re.findall(_QUOTED,
+                                                                           m.group("next")))
+    tag = m.group("tag")
+    if tag:
+        return f"{tag.strip()}: {text}"
+    return f"the tokens {text}" if not tokens.startswith("words") else text
 
 
 def column_settings(specs: list[SteeringSpec], panel_has_rows: bool,
@@ -77,7 +144,7 @@ def session_line(session) -> str:
     d = session.describe()
     catalog = "catalog" if session.catalog is not None else "no catalog"
     return (f"{session_name(session)} · SAE {d['sae']['d_sae']:,} "
-            f"features at {d['sae']['hook']} · {catalog} · {d['model']['device']} "
+            f"features {hook_words(d['sae']['hook'])} · {catalog} · {d['model']['device']} "
             f"{d['model']['dtype']}")
 
 

@@ -142,7 +142,25 @@ def test_feature_words():
     assert wording.feature_name(3, "a very long label", width=6) == "#3 a very"
     assert wording.feature_words(12, None) == "feature 12"
     assert wording.feature_words(12, "rain") == "rain"
-    assert [wording.density(d) for d in (0.025, 0.00001, None)] == ["2.50%", "1.0e-05", "–"]
+    # one way everywhere: 1/0.025 = 40, 1/2.5e-5 = 40,000, 1/0.1867 = 5.36 -> 5
+    assert [wording.density(d) for d in (0.025, 0.000025, 0.1867, 0.0, None)] == [
+        "1 in 40 tokens", "1 in 40,000 tokens", "1 in 5 tokens", "never active", "–"]
+
+
+def test_hook_in_words():
+    assert wording.hook_words("blocks.2.hook_resid_post") == "after layer 2"
+    assert wording.hook_words("blocks.6.hook_resid_pre") == "before layer 6"
+    assert wording.hook_words("blocks.1.attn.hook_z") == "blocks.1.attn.hook_z"   # no words
+
+
+def test_automatic_labels_read_as_phrases():
+    assert (wording.plain_label("German text: 'die' / 'und' / 'der' (\u2192 'ist', 'nicht')")
+            == "German text: die, und, der; next often ist, nicht")
+    # a token that is itself a quote ends at the quote a separator follows
+    assert (wording.plain_label("')' / 'dec' (\u2192 ''', 'ore')")
+            == "the tokens \u201c)\u201d, dec; next often \u201c'\u201d, ore")
+    hand = "quotation attribution: the author's first name after '--' (Mark Twain)"
+    assert wording.plain_label(hand) == hand      # not an automatic label: left as it is
 
 
 def test_column_settings():
