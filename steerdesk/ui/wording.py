@@ -99,7 +99,7 @@ def plain_label(label: str | None) -> str | None:
     tag = m.group("tag")
     if tag:
         return f"{tag.strip()}: {text}"
-    return f"the tokens {text}" if not tokens.startswith("words") else text
+    return text   # untagged: the tokens alone, so a narrow label column still tells them apart
 
 
 def column_settings(specs: list[SteeringSpec], panel_has_rows: bool,

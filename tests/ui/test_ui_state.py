@@ -158,7 +158,7 @@ def test_automatic_labels_read_as_phrases():
             == "German text: die, und, der; next often ist, nicht")
     # a token that is itself a quote ends at the quote a separator follows
     assert (wording.plain_label("')' / 'dec' (\u2192 ''', 'ore')")
-            == "the tokens \u201c)\u201d, dec; next often \u201c'\u201d, ore")
+            == "\u201c)\u201d, dec; next often \u201c'\u201d, ore")
     hand = "quotation attribution: the author's first name after '--' (Mark Twain)"
     assert wording.plain_label(hand) == hand      # not an automatic label: left as it is
 
