@@ -96,6 +96,7 @@ class Controller(QObject):
     def _opened(self, result) -> None:
         session, self.features = result
         self.session = session
+        self.editor.max_of = lambda index: _max_of(session, index)
         gone = self.panel.drop_missing_features(session.sae.d_sae)
         if session.catalog is None and self.panel.unit == "max":
             self.panel.set_unit("raw")      # 'x max' needs the catalog's max activations
@@ -227,3 +228,12 @@ def _feature_source(session) -> FeatureSource:
     source = FeatureSource.for_session(session)
     source.warm_up()
     return source
+
+
+def _max_of(session, index: int) -> float | None:
+    """The catalog's max activation of feature `index`, or None where it has none."""
+    acts = getattr(session, "max_acts", None)
+    if acts is None or not 0 <= index < len(acts):
+        return None
+    value = float(acts[index])
+    return value if value > 0 else None

@@ -26,7 +26,7 @@ MODE_TIPS = {
     "clamp": "clamp: hold the feature at exactly this strength, whatever the text",
     "ablate": "ablate: switch the feature off (clamp it to 0); the strength is not used",
 }
-RANGES = {"max": (-10.0, 10.0), "raw": (-100.0, 100.0)}
+RANGES = {"max": (-10.0, 10.0), "raw": (-2000.0, 2000.0)}   # raw: 10x max of the strongest pocket feature
 
 
 class FeatureRow(QFrame):

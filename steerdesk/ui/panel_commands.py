@@ -5,6 +5,8 @@ undo step."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from steerdesk.engine.presets import Preset
@@ -93,6 +95,8 @@ class PanelEditor:
 
     def __init__(self, state: PanelState, stack: QUndoStack):
         self.state, self.stack = state, stack
+        # a feature's max activation (the catalog's), or None: what converts x max <-> raw
+        self.max_of = lambda index: None
 
     def add(self, index: int, label: str = "", strength: float | None = None,
             mode: str = "add") -> PanelRow:
@@ -117,9 +121,19 @@ class PanelEditor:
             last.closed = True
 
     def set_unit(self, unit: str) -> None:
-        if unit != self.state.unit:
-            self.stack.push(ReplaceAll(self.state, f"unit {unit}",
-                                       lambda: self.state.set_unit(unit)))
+        """Switch the unit and convert each strength, so that it steers as hard as before
+        (2x max = 2 * max activation raw); a feature with no known max keeps its number."""
+        if unit == self.state.unit:
+            return
+        rows = []
+        for r in self.state.rows:
+            m = self.max_of(r.index)
+            strength = r.strength
+            if m and r.mode != "ablate":
+                strength = r.strength * m if unit == "raw" else r.strength / m
+            rows.append(replace(r, strength=strength))
+        self.stack.push(ReplaceAll(self.state, f"unit {unit}",
+                                   lambda: self.state.restore((rows, unit, self.state.name))))
 
     def load(self, preset: Preset) -> None:
         self.stack.push(ReplaceAll(self.state, f"load preset {preset.name}",

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from PySide6.QtCore import Qt
 
 
@@ -59,3 +61,30 @@ def test_rename_feature_shows_everywhere(catalog_window):
     assert w.browser.model.data(w.browser.model.index(9, 1)) == "my favourite feature"
     row = next(iter(w.panel.rows.values()))
     assert row._title == (9, "my favourite feature")
+
+
+def test_switching_the_unit_converts_the_strengths(catalog_window, qtbot):
+    """2x max becomes 2 * max activation raw, and back; ablate keeps its number; undo puts the
+    unit and the numbers back. The user switches with the panel's Unit box."""
+    w = catalog_window
+    m5 = float(w.c.session.max_acts[5])
+    assert m5 > 0
+    w.panel.add_feature(5)
+    w.panel.add_feature(9)
+    rows = w.c.panel.rows
+    w.c.editor.set(rows[0].uid, "strength", 2.0)
+    w.c.editor.set(rows[1].uid, "mode", "ablate")
+    w.c.editor.set(rows[1].uid, "strength", 1.5)
+    w.panel.unit.setCurrentIndex(w.panel.unit.findData("raw"))
+    rows = w.c.panel.rows
+    assert w.c.panel.unit == "raw"
+    assert rows[0].strength == pytest.approx(2.0 * m5)
+    assert rows[1].strength == 1.5                       # ablate: the number is not used
+    shown = next(iter(w.panel.rows.values())).slider.value()
+    assert shown == pytest.approx(2.0 * m5, abs=0.01)    # the slider was not cut at its range
+    w.panel.unit.setCurrentIndex(w.panel.unit.findData("max"))
+    assert w.c.panel.rows[0].strength == pytest.approx(2.0)
+    w.c.undo.undo()
+    assert w.c.panel.unit == "raw" and w.c.panel.rows[0].strength == pytest.approx(2.0 * m5)
+    w.c.undo.undo()
+    assert w.c.panel.unit == "max" and w.c.panel.rows[0].strength == pytest.approx(2.0)
