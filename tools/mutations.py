@@ -433,7 +433,9 @@ MUTATIONS: list[Mutation] = [
     M("controller-lights-up-failure-silent", "worker", CTL,
       "on_error=lambda exc, _tb: self.lights_up_failed.emit(exc))",
       "on_error=lambda exc, _tb: None)", UI_WORKER, "a failed 'what lights up' shows nothing"),
-    M("controller-focus-not-watched", "worker", CTL,
-      "if self.focus >= 0 and self.focus not in watch:", "if False:", UI_WORKER,
-      "the focused feature's activation is not read during a run"),
+    M("controller-watches-unsteered-focus", "worker", CTL,
+      "        return self.panel.indices()\n",
+      "        return self.panel.indices() + ([self.focus] if self.focus >= 0 and self.focus "
+      "not in self.panel.indices() else [])\n", UI_WORKER,
+      "browsing a feature adds a plot line for a feature that was not steered"),
 ]
