@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, QEvent, QSize, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QWidget
 
@@ -25,6 +25,7 @@ LEAVE_HINT = "Esc or F11: leave presentation mode"
 class _Saved:
     """What entering changed, to put back on leaving."""
     window_state: Qt.WindowState
+    size: QSize                           # 2x text grows the window's minimum size
     docks: QByteArray                     # QMainWindow.saveState(): docks and toolbars
     splitters: list[tuple[QSplitter, QByteArray]]
     hidden: dict[QWidget, bool]
@@ -75,7 +76,7 @@ class Presentation:
         w, app = self.window, QApplication.instance()
         panes = [self.split.widget(n) for n in range(self.split.count())]
         self._saved = _Saved(
-            window_state=w.windowState(), docks=w.saveState(),
+            window_state=w.windowState(), size=w.size(), docks=w.saveState(),
             splitters=[(s, s.saveState()) for s in w.findChildren(QSplitter)],
             hidden={p: p.isHidden() for p in panes}, menu_bar=w.menuBar().isVisible(),
             font=QFont(app.font()), style_sheet=app.styleSheet(), zoom=self.settings.zoom)
@@ -113,4 +114,11 @@ class Presentation:
         w.restoreState(saved.docks)
         for splitter, state in saved.splitters:
             splitter.restoreState(state)
+        if not saved.window_state & (Qt.WindowMaximized | Qt.WindowFullScreen):
+            # Not the size the 2x text pushed it to. The layouts must first take their minimum
+            # sizes from the normal font (their updates are posted events), or those hold the
+            # window wide.
+            for _ in range(3):
+                QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+            w.resize(saved.size)   # (its place is the platform's: showNormal puts it back)
         self._saved = None

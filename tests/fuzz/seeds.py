@@ -164,7 +164,7 @@ def settings(folder: Path, gen: torch.Generator) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "settings.json"
     path.write_text(json.dumps({
-        "zoom": 1.3, "presentation": False, "geometry": "AdnQywADAAAAAAAA",
+        "zoom": 1.3, "presentation": False, "compiled": True, "geometry": "AdnQywADAAAAAAAA",
         "recent": [{"model": "/m", "sae": "/s", "hook": None, "device": "auto",
                     "dtype": "auto"}],
         "last": {"prompt": "The meaning of life is",

@@ -33,6 +33,7 @@ BROKEN = {
     "prompt-a-number": ('{"last": {"prompt": 12}}', ["last.prompt"]),
     "a-list": ("[]", ["list"]),
     "presentation-yes": ('{"presentation": "yes"}', ["presentation"]),
+    "compiled-a-number": ('{"compiled": 1}', ["compiled"]),
     "recent-with-junk": ('{"recent": [{"model": "a"}, 7, null, {"model": "m", "sae": "s"}]}', []),
     "last-a-string": ('{"last": "yesterday"}', ["last"]),
     "strength-overflow": (json.dumps({"last": {"panel": {**GOOD_PANEL, "features": [

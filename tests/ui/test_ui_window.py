@@ -79,3 +79,28 @@ def test_export_menu_actions(window, qtbot, tmp_path, monkeypatch):
         (window.menus.export_html if name.endswith("html") else window.menus.export_png)()
         assert (tmp_path / name).stat().st_size > 0
     assert "no steering" in (tmp_path / "c.html").read_text()
+
+
+def test_presentation_mode_twice_puts_everything_back(window, qtbot):
+    """Entering and leaving twice leaves the window as it was: its size (2x text must not leave
+    it wider than before), its panes and splitters, the menu bar, the font and the style."""
+    from PySide6.QtWidgets import QApplication, QSplitter
+
+    app = QApplication.instance()
+
+    def looks():
+        return (window.size().toTuple(), window.menuBar().isVisible(),
+                [window.main_split.widget(n).isVisible() for n in range(window.main_split.count())],
+                [tuple(s.sizes()) for s in window.findChildren(QSplitter)],
+                app.font().pointSizeF(), app.styleSheet())
+
+    qtbot.waitExposed(window)
+    start = looks()
+    for _ in range(2):
+        window.set_presentation(True)
+        qtbot.wait(50)
+        assert not window.menuBar().isVisible()
+        assert app.font().pointSizeF() >= 2 * start[4]          # at least twice the size
+        window.set_presentation(False)
+        qtbot.wait(50)
+        assert looks() == start
