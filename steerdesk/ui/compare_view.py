@@ -120,7 +120,6 @@ class CompareView(QWidget):
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.0, 2.0)
         self.temperature.setSingleStep(0.1)
-        self.temperature.setValue(0.0)
         self.temperature.setToolTip("Randomness. 0 = always the most likely token (greedy, "
                                     "repeatable); around 0.7-1 = varied text")
         self.seed = QSpinBox()
@@ -133,8 +132,8 @@ class CompareView(QWidget):
         self.seed_lock.setToolTip("Locked: keep this seed for every run. Unlocked: a new "
                                   "random seed each time you press Generate")
         self.dice = QToolButton()
-        self.dice.setText("⚄ new")
-        self.dice.setToolTip("Pick a new random seed")
+        self.dice.setText("New seed")
+        self.dice.setToolTip("Pick a new random seed: the same steering on other random draws")
         self.dice.clicked.connect(self.roll_seed)
 
         self.sweep = QCheckBox("Sweep")
@@ -208,6 +207,7 @@ class CompareView(QWidget):
         layout.addWidget(self.tint_legend)
         layout.addWidget(self.columns_split, 1)
         self.columns_split.hide()
+        self.set_sampling(Sampling())
 
     def set_model_open(self, is_open: bool) -> None:
         self.empty.setText(

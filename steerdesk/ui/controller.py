@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from steerdesk.engine import compiled
+from steerdesk.engine.calibration import Calibration, load_calibration, preset_references
 from steerdesk.engine.generation import GenerationRequest, stream
 from steerdesk.engine.presets import Preset, resolve_preset, save_preset
 from steerdesk.engine.session_spec import SessionSpec
@@ -48,6 +49,8 @@ class Controller(QObject):
         self.features: FeatureSource | None = None
         self.panel = PanelState()
         self.undo = QUndoStack(self)
+        self.calibration = Calibration()          # the open SAE's, once one is open
+        self.references: dict[int, float] = {}    # x max a loaded preset chose, per feature
         self.editor = PanelEditor(self.panel, self.undo)
         self.run: RunRecord | None = None
         self.focus = -1
@@ -97,6 +100,8 @@ class Controller(QObject):
         session, self.features = result
         self.session = session
         self.editor.max_of = lambda index: _max_of(session, index)
+        self.calibration = load_calibration(session.sae_path)
+        self.references = {}
         gone = self.panel.drop_missing_features(session.sae.d_sae)
         if session.catalog is None and self.panel.unit == "max":
             self.panel.set_unit("raw")      # 'x max' needs the catalog's max activations
@@ -136,6 +141,8 @@ class Controller(QObject):
         step) once it fits the open SAE. Raises InputError."""
         preset = resolve_preset(value, self.sae_path())
         self.check_preset(preset)
+        # before the panel rebuilds, so that its percent view starts from the preset's figures
+        self.references.update(preset_references(preset, lambda i: _max_of(self.session, i)))
         self.editor.load(preset)
         return preset
 
@@ -163,7 +170,32 @@ class Controller(QObject):
         return list(self.run.watch)
 
     def add_feature(self, index: int) -> None:
-        self.editor.add(index, self.label(index) or "")
+        """A feature from the list, at the strength at which it reliably steers (calibration),
+        not a blanket one: in x max, or that times its max activation in raw."""
+        self.editor.add(index, self.label(index) or "", self.start_strength(index))
+
+    def start_strength(self, index: int) -> float:
+        x = self.calibration.strength(index)
+        if self.panel.unit == "max":
+            return x
+        peak = _max_of(self.session, index)
+        return round(x * peak, 2) if peak is not None else 8.0
+
+    def full_strength(self, index: int) -> tuple[float, str] | None:
+        """What the percent view calls 100% for feature `index`, in the panel's unit, and a
+        sentence saying what it is; None where raw units have no max to scale by. A preset's
+        own strength counts first (the user or the pack chose it), then the calibration."""
+        if index in self.references:
+            x, why = self.references[index], "its strength in the preset loaded"
+        else:
+            x, why = self.calibration.strength(index), self.calibration.explain(index)
+        if self.panel.unit == "max":
+            return x, f"100% = {x:g}x max, {why}" if index in self.references else f"100% = {why}"
+        peak = _max_of(self.session, index)
+        if peak is None:
+            return None
+        return x * peak, f"100% = {x * peak:.4g} raw ({x:g}x max), " + (
+            why if index in self.references else why.split(": ", 1)[-1])
 
     def watch_list(self) -> list[int]:
         """The steered features, and only those: browsing never adds a plot line for a

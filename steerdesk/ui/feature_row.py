@@ -66,8 +66,10 @@ class FeatureRow(QFrame):
         self.slider = QLabeledDoubleSlider(Qt.Horizontal)
         self.slider.setDecimals(2)
         self.slider.setMinimumWidth(160)
+        self.factor = 1.0          # strength per slider step: 1, or 100% / 100 in percent view
+        self.full_tip = ""
         self.slider.valueChanged.connect(
-            lambda v: self.edited.emit(self.uid, "strength", round(float(v), 2)))
+            lambda v: self.edited.emit(self.uid, "strength", round(float(v) * self.factor, 3)))
         self.slider.sliderReleased.connect(self.drag_finished)
         self.slider.editingFinished.connect(self.drag_finished)
 
@@ -87,16 +89,28 @@ class FeatureRow(QFrame):
         self.set_unit(unit)
         self.show_row(row)
 
-    def set_unit(self, unit: str) -> None:
+    def set_unit(self, unit: str, full: tuple[float, str] | None = None) -> None:
+        """The slider's unit; with `full` (the strength called 100%, and why), in percent of
+        it: people tuning a style think "70% friendly", not "1.4x max"."""
         lo, hi = RANGES[unit]
         self.slider.blockSignals(True)
-        self.slider.setRange(lo, hi)
-        self.slider.setSingleStep(0.05 if unit == "max" else 0.5)
+        if full is not None and full[0] > 0:
+            self.factor, self.full_tip = full[0] / 100.0, full[1]
+            self.slider.setRange(max(lo / self.factor, -1000.0), min(hi / self.factor, 1000.0))
+            self.slider.setSingleStep(5.0)
+            self.slider.setDecimals(0)
+            tip = ("Strength in percent. " + full[1] + ". 0% is no steering; over 100% "
+                   "steers harder and the text may suffer.")
+        else:
+            self.factor, self.full_tip = 1.0, ""
+            self.slider.setRange(lo, hi)
+            self.slider.setSingleStep(0.05 if unit == "max" else 0.5)
+            self.slider.setDecimals(2)
+            tip = "Strength: " + ("multiples of the feature's max activation (1 = as strong "
+                                  "as it ever gets naturally)" if unit == "max" else
+                                  "raw units of the SAE's activation")
         self.slider.blockSignals(False)
-        self.slider.setToolTip("Strength: " + ("multiples of the feature's max activation "
-                                               "(1 = as strong as it ever gets naturally)"
-                                               if unit == "max" else
-                                               "raw units of the SAE's activation"))
+        self.slider.setToolTip(tip)
 
     def show_row(self, row: PanelRow) -> None:
         for w in (self.slider, self.mode, self.enabled):
@@ -106,7 +120,7 @@ class FeatureRow(QFrame):
         self._elide_title()
         self.title.setToolTip(f"{html.escape(label or 'feature')} (feature {row.index}). Click "
                               "to tint the output by this feature's activation.")
-        self.slider.setValue(row.strength)
+        self.slider.setValue(row.strength / self.factor)
         self.slider.setEnabled(row.mode != "ablate")
         self.mode.setCurrentText(row.mode)
         self.enabled.setChecked(row.enabled)

@@ -21,10 +21,12 @@ from steerdesk.ui.menus import Menus
 from steerdesk.ui.open_dialog import OpenDialog
 from steerdesk.ui.plots import PlotTabs, y_scale
 from steerdesk.ui.presentation import Presentation
+from steerdesk.ui.settings import LastSession
 from steerdesk.ui.status_line import StatusLine
 from steerdesk.ui.steering_panel import SteeringPanel
 
 FRAME_MS = 33          # redraw at most ~30 times a second, however fast tokens come
+FIRST_PRESET = "speak German"   # the pocket pack's preset a first start opens with
 CLOSE_WAIT_MS = 300    # closing waits this long for the worker (a run stops within a token)
 
 
@@ -66,6 +68,9 @@ class MainWindow(QMainWindow):
         self.frame_timer = QTimer(self, interval=FRAME_MS)
         self.frame_timer.timeout.connect(self.redraw)
         self.frame_timer.start()
+        # A first start (nothing remembered) opens the pocket pack with a preset ready, so the
+        # first Generate already shows steering.
+        self.first_start = self.settings.last == LastSession() and not self.settings.recent
         self.restore_last_state()
         self.resize(1480, 900)
         if self.settings.geometry is not None:
@@ -124,10 +129,23 @@ class MainWindow(QMainWindow):
             self.status.show_status(wording.NO_CATALOG)
         self.panel.set_max_unit_allowed(session.catalog is not None)
         self._offer_compiled_decoding(session)
+        self._first_start_preset()
         self.settings.remember(self.c.session_spec)
         self.menus.fill_recent(self.settings.recent)
         self.save_settings()
         self.session_ready.emit(session)
+
+    def _first_start_preset(self) -> None:
+        if not self.first_start:
+            return
+        self.first_start = False
+        pocket = SessionSpec.pocket()
+        spec = self.c.session_spec
+        if (pocket is None or spec is None or (spec.model, spec.sae) != (pocket.model, pocket.sae)
+                or self.c.panel.rows):
+            return
+        if self.load_preset(FIRST_PRESET):
+            self.status.show_status(wording.first_start_line(FIRST_PRESET))
 
     def _on_load_failed(self, exc, spec: SessionSpec) -> None:
         self.status.end_progress(None if self.c.session is not None else "no model open")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -45,6 +46,11 @@ class SteeringPanel(QWidget):
                              "ever gets on its own (needs a catalog). raw: the SAE's own units.")
         self.unit.currentIndexChanged.connect(
             lambda _: self.c.editor.set_unit(self.unit.currentData()))
+        self.percent = QCheckBox("in %")
+        self.percent.setToolTip("Show each strength in percent, where 100% is the strength at "
+                                "which that feature reliably steers (from its preset or the "
+                                "SAE's calibration sweep); hover a slider to see what 100% is")
+        self.percent.toggled.connect(lambda _: self._unit_changed(self.state.unit))
         self.undo_button = self._tool("↶", "Undo the last panel change (Ctrl+Z)",
                                       self.c.undo.undo)
         self.redo_button = self._tool("↷", "Redo (Ctrl+Shift+Z)", self.c.undo.redo)
@@ -79,6 +85,7 @@ class SteeringPanel(QWidget):
         unit_label.setToolTip(self.unit.toolTip())
         settings.addWidget(unit_label)
         settings.addWidget(self.unit)
+        settings.addWidget(self.percent)
 
         self.empty = QLabel(EMPTY)
         self.empty.setWordWrap(True)
@@ -140,6 +147,8 @@ class SteeringPanel(QWidget):
         self.rows = {}
         for n, row in enumerate(self.state.rows):
             w = FeatureRow(row, theme.feature_colour(n), self.state.unit, self._label)
+            w.set_unit(self.state.unit, self._full(row.index))
+            w.show_row(row)
             w.edited.connect(self.c.editor.set)
             w.remove_clicked.connect(self.c.editor.remove)
             w.drag_finished.connect(self.c.editor.end_drag)
@@ -159,8 +168,12 @@ class SteeringPanel(QWidget):
         self.unit.setCurrentIndex(0 if unit == "max" else 1)
         self.unit.blockSignals(False)
         for uid, w in self.rows.items():
-            w.set_unit(unit)
+            w.set_unit(unit, self._full(w.index))
             w.show_row(self.state.row(uid))
+
+    def _full(self, index: int) -> tuple[float, str] | None:
+        """The strength the percent view calls 100% (None: the view is off, or unknown)."""
+        return self.c.full_strength(index) if self.percent.isChecked() else None
 
     def _focus_changed(self, index: int) -> None:
         for w in self.rows.values():

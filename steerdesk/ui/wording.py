@@ -170,3 +170,8 @@ def finished_status(record) -> tuple[str, str] | None:
 def settings_problems(problems: list[str]) -> str:
     """One line for settings that could not be read and were reset to their defaults."""
     return "Some settings could not be read and were reset: " + "; ".join(problems)[:200]
+
+
+def first_start_line(preset: str) -> str:
+    return (f"Welcome: the preset “{preset}” is on the steering panel. Press Generate "
+            "(Ctrl+Enter) to see the text with and without it; Help > Guide explains the rest.")

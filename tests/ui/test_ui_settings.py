@@ -81,8 +81,8 @@ def test_a_bad_part_is_dropped_and_the_rest_kept(path, value):
 def test_bad_sampling_fields_are_defaulted_one_by_one():
     s = Settings.from_json(damaged(("last", "sampling"), {
         "max_new_tokens": 0, "temperature": 0.4, "top_p": 0.0, "seed": -1, "chat": 1}))
-    assert s.last.sampling == Sampling(max_new_tokens=64, temperature=0.4, top_p=1.0, seed=0,
-                                       chat=False)
+    assert s.last.sampling == Sampling(max_new_tokens=64, temperature=0.4, top_p=1.0,
+                                       seed=Sampling().seed, chat=False)
 
 
 def test_bad_recent_pairs_and_panel_features_are_dropped_one_by_one():
