@@ -72,6 +72,8 @@ class TokenView(QTextEdit):
             self._append(self.row.tokens[self._shown:])
 
     def _append(self, tokens) -> None:
+        bar = self.verticalScrollBar()
+        follow = bar.value() >= bar.maximum() - 4   # a reader who scrolled up stays put
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.End)
         cursor.beginEditBlock()     # one layout pass for the whole batch, not one per token
@@ -85,8 +87,20 @@ class TokenView(QTextEdit):
             cursor.insertText(tok.text, fmt)
             self._shown += 1
         cursor.endEditBlock()
-        bar = self.verticalScrollBar()
-        bar.setValue(bar.maximum())
+        if follow:
+            self.follow_text()
+
+    def follow_text(self) -> None:
+        """Scroll so that the last written text is in view, at the bottom: not the blank end
+        that a run of newlines leaves, which made a steered column look empty."""
+        text = self.document().toPlainText()
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(len(text.rstrip()))
+        rect = self.cursorRect(cursor)
+        bar, height = self.verticalScrollBar(), self.viewport().height()
+        margin = self.fontMetrics().lineSpacing() // 2
+        if rect.bottom() + margin > height or rect.top() < 0:
+            bar.setValue(bar.value() + rect.bottom() + margin - height)
 
     def token_at(self, pos) -> int:
         if not self._starts:
