@@ -95,7 +95,6 @@ class CompareView(QWidget):
     generate_clicked = Signal()
     stop_clicked = Signal()
     lights_up_requested = Signal(str)
-    text_selected = Signal(str)          # a selection in the prompt or an output
     open_requested = Signal()
     token_features = Signal(str, object)  # a token's text and its [(feature, value)]
     tint_reset = Signal()                # the highlight legend's "show every steered feature"
@@ -348,16 +347,9 @@ class CompareView(QWidget):
         return [c for c in self.columns if c.isVisible()]
 
     def _lights_menu(self, widget) -> None:
-        """'What lights up here?' on the selection, in the usual right-click menu; any
-        selection is also offered to the feature browser's text box."""
+        """'What lights up here?' on the selection, in the usual right-click menu. Only that
+        asks: selecting text (to copy it, say) leaves the feature browser's box alone."""
         widget.setContextMenuPolicy(Qt.CustomContextMenu)
-
-        def selected():
-            text = widget.textCursor().selectedText().replace("\u2029", "\n")
-            if text.strip():
-                self.text_selected.emit(text)
-
-        widget.selectionChanged.connect(selected)
 
         def show(pos):
             menu = widget.createStandardContextMenu()

@@ -103,7 +103,6 @@ class MainWindow(QMainWindow):
         cv.generate_clicked.connect(self.generate)
         cv.stop_clicked.connect(self.stop)
         cv.lights_up_requested.connect(lambda text: (b.set_lights_text(text), c.lights_up(text)))
-        cv.text_selected.connect(b.set_lights_text)
         cv.open_requested.connect(self.show_open_dialog)
         cv.token_features.connect(b.show_token_features)
         cv.tint_reset.connect(lambda: c.set_focus(-1))

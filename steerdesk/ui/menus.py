@@ -9,13 +9,14 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
+from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMenu
 
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.presets import list_presets
 from steerdesk.engine.session_spec import SessionSpec
 from steerdesk.ui import config, export
 from steerdesk.ui.about import show_about
+from steerdesk.ui.undo_router import UndoRouter
 from steerdesk.ui.wording import pair_text
 
 ZOOM_STEP = 1.15
@@ -39,10 +40,14 @@ class Menus:
         self._action(file, "&Quit", window.close, QKeySequence.Quit)
 
         edit = bar.addMenu("&Edit")
-        for act, keys in ((c.undo.createUndoAction(window, "&Undo"), QKeySequence.Undo),
-                          (c.undo.createRedoAction(window, "&Redo"), QKeySequence.Redo)):
-            act.setShortcut(keys)
+        for act, keys in ((c.undo.createUndoAction(window, "&Undo"), [QKeySequence.Undo]),
+                          (c.undo.createRedoAction(window, "&Redo"),
+                           [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])):
+            act.setShortcuts(keys)
             edit.addAction(act)
+            window.addAction(act)   # in presentation mode the menu bar is hidden
+        self.undo_router = UndoRouter(window)   # the keys work wherever the focus is
+        QApplication.instance().installEventFilter(self.undo_router)
 
         self.presets = bar.addMenu("&Steering")
         self.presets.aboutToShow.connect(self.fill_presets)
@@ -138,7 +143,13 @@ class Menus:
                                               str(folder / f"{_slug(name)}.json"),
                                               "Presets (*.json)")
         if path:
-            self._saving("Save preset", lambda: self.w.c.save_preset(path))
+            self._saving("Save preset", lambda: self._saved(self.w.c.save_preset(path)))
+
+    def _saved(self, path) -> None:
+        """A save says so: in the status bar, and the preset is in the Steering menu."""
+        self.fill_presets()
+        self.w.status.show_status(f"Saved preset “{self.w.c.panel.name}” to {path}",
+                                  str(path))
 
     def load_preset_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.w, "Load preset",
