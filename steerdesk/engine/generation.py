@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import torch
 
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.prompt_fit import context_limit, fit_prompt
 from steerdesk.engine.sampling import CoupledSampler, _top_p_filter  # noqa: F401  (re-exported)
 from steerdesk.engine.session import Session
 from steerdesk.engine.steering import SteeringHook, SteeringSpec
@@ -43,6 +44,7 @@ class GenerationRequest:
     prompt_logprobs: bool = False     # also each prompt token's log-prob, per row
     positions: str = "all"            # "all" or "generated"
     stop_at_eos: bool = True
+    fit_prompt: bool = False          # cut a too-long prompt's start to fit (else an error)
     compile: bool | None = None       # the compiled decode step; None: where it is the default
 
     # Longer runs are a typo (10000000000) rather than a wish: each token costs a forward pass.
@@ -95,6 +97,8 @@ class PromptEvent:
     row_names: list[str]
     chat_template_used: bool
     logprobs: list[list[float | None]] | None = None   # [row][position], when asked for
+    prompt_cut: int = 0               # tokens cut from the prompt's start to fit (fit_prompt)
+    context: int | None = None        # the model's positions, where known
 
 
 @dataclass
@@ -343,6 +347,10 @@ def stream(session: Session, request: GenerationRequest,
     if not ids:
         raise InputError("the prompt is empty and this tokenizer adds no start token; type a prompt")
     limit = _position_limit(model)
+    cut, context = 0, context_limit(model, limit)
+    if request.fit_prompt:
+        ids, cut = fit_prompt(ids, context, request.max_new_tokens,
+                              getattr(tok, "bos_token_id", None))
     if limit is not None and len(ids) + request.max_new_tokens > limit:
         raise InputError(f"the prompt ({len(ids)} tokens) and {request.max_new_tokens} new tokens "
                          f"do not fit in this model's {limit} positions; ask for fewer new tokens "
@@ -370,7 +378,7 @@ def stream(session: Session, request: GenerationRequest,
         prompt_lp = _prompt_logprobs(model, prompt, hook) if request.prompt_logprobs else None
         yield PromptEvent(ids, texts, watch_rows, top_rows,
                           ["baseline"] + [v.describe(session.label_of) for v in request.variants],
-                          used_template, prompt_lp)
+                          used_template, prompt_lp, cut, context)
         decode = "eager"
         run = _compiled_forward(session, request, hook, past, len(ids))
         if isinstance(run, str):

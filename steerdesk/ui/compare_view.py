@@ -197,6 +197,11 @@ class CompareView(QWidget):
         layout.addLayout(controls)
         layout.addLayout(buttons)
         self.tint_text = ""
+        self.prompt_note = QLabel()
+        self.prompt_note.setObjectName("hint")
+        self.prompt_note.setWordWrap(True)
+        self.prompt_note.hide()
+        layout.addWidget(self.prompt_note)
         self.tint_legend = QLabel()
         self.tint_legend.setObjectName("hint")
         self.tint_legend.setWordWrap(True)
@@ -329,6 +334,9 @@ class CompareView(QWidget):
             col.view.set_tint(cols, peaks)
             col.view.refresh()
         self.tint_legend.setText(tint_legend(tint, self.label_of, picked))
+        note = wording.prompt_note(record)
+        self.prompt_note.setText(note)
+        self.prompt_note.setVisible(bool(note))
         self.tint_text = tint_sentence(tint, self.label_of, picked)
 
     def set_dark(self, dark: bool) -> None:

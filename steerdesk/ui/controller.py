@@ -214,7 +214,7 @@ class Controller(QObject):
                                     temperature=sampling.temperature, top_p=sampling.top_p,
                                     seed=sampling.seed, chat=sampling.chat, watch=watch,
                                     top_k_features=TOP_FEATURES_PER_TOKEN,
-                                    compile=self.compiled_decoding)
+                                    compile=self.compiled_decoding, fit_prompt=True)
         settings = wording.column_settings(specs, bool(self.panel.rows), self.label)
         record = RunRecord(prompt, watch, ["no steering"] + settings, ["baseline"] + titles,
                            chat_requested=sampling.chat, specs=list(specs),

@@ -48,6 +48,8 @@ class RunRecord:
     rows: list[RowRecord] = field(default_factory=list)
     done: DoneEvent | None = None
     chat_template_used: bool = False
+    prompt_cut: int = 0                  # tokens cut from the prompt's start to fit
+    context: int | None = None           # the model's positions, where known
     version: int = 0                     # bumped on every change; views compare to redraw
 
     def __post_init__(self):
@@ -57,6 +59,7 @@ class RunRecord:
         if isinstance(event, PromptEvent):
             self.prompt_tokens = list(event.token_texts)
             self.chat_template_used = event.chat_template_used
+            self.prompt_cut, self.context = event.prompt_cut, event.context
         elif isinstance(event, StepEvent):
             for row, tok in zip(self.rows, event.rows):
                 if tok.token_id is None:

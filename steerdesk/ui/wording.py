@@ -175,3 +175,16 @@ def settings_problems(problems: list[str]) -> str:
 def first_start_line(preset: str) -> str:
     return (f"Welcome: the preset “{preset}” is on the steering panel. Press Generate "
             "(Ctrl+Enter) to see the text with and without it; Help > Guide explains the rest.")
+
+
+def prompt_note(record) -> str:
+    """What the user should know about the prompt a run used ('' when nothing)."""
+    if record.prompt_cut:
+        kept = len(record.prompt_tokens)
+        return (f"The prompt was too long for this model ({record.context:,} positions, with "
+                f"room kept for the new tokens): its first {record.prompt_cut:,} tokens were "
+                f"cut, and the model continued its last {kept:,}.")
+    if not record.prompt.strip():
+        return ("The prompt is empty: the model writes from its start-of-text token alone, "
+                "so every column shows what it says unprompted.")
+    return ""

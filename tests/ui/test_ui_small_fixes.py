@@ -62,3 +62,45 @@ def test_saving_a_preset_confirms_itself(window, tmp_path, monkeypatch):
     assert target.is_file()
     status = w.status.status()
     assert status.startswith("Saved preset") and str(target) in status
+
+
+def test_a_too_long_prompt_is_cut_with_a_note(window, qtbot):
+    w = window
+    w.compare.prompt.setPlainText(" ".join(["the weather today is fine and"] * 60))
+    w.compare.max_tokens.setValue(6)
+    with qtbot.waitSignal(w.generation_finished, timeout=20000) as blocker:
+        w.generate()
+    record = blocker.args[0]
+    assert record.prompt_cut > 0 and record.rows[0].tokens
+    w.redraw()
+    note = w.compare.prompt_note
+    assert note.isVisible() and f"first {record.prompt_cut:,} tokens were cut" in note.text()
+    w.compare.prompt.setPlainText("The weather today is")
+    with qtbot.waitSignal(w.generation_finished, timeout=20000):
+        w.generate()
+    w.redraw()
+    assert not w.compare.prompt_note.isVisible()
+
+
+def test_an_empty_prompt_says_what_it_generates_from(window, qtbot, dialogs):
+    w = window
+    w.compare.prompt.setPlainText("")
+    w.compare.max_tokens.setValue(4)
+    with qtbot.waitSignal(w.generation_finished, timeout=20000):
+        w.generate()
+    w.redraw()
+    if w.c.session.tokenizer("")["input_ids"] == []:
+        # a tokenizer with no start token: the engine's one-line error, as a dialog
+        assert dialogs and "prompt is empty" in dialogs[-1][2]
+    else:
+        assert "start-of-text token" in w.compare.prompt_note.text()
+        assert w.compare.prompt_note.isVisible()
+
+
+def test_the_empty_prompt_note_wording():
+    from steerdesk.ui import wording
+    from steerdesk.ui.run_record import RunRecord
+
+    record = RunRecord("  ", [], ["no steering"], ["baseline"])
+    assert "start-of-text token" in wording.prompt_note(record)
+    assert wording.prompt_note(RunRecord("Hi", [], ["no steering"], ["baseline"])) == ""
