@@ -350,7 +350,7 @@ def stream(session: Session, request: GenerationRequest,
     cut, context = 0, context_limit(model, limit)
     if request.fit_prompt:
         ids, cut = fit_prompt(ids, context, request.max_new_tokens,
-                              getattr(tok, "bos_token_id", None))
+                              getattr(tok, "bos_token_id", None), hard=limit is not None)
     if limit is not None and len(ids) + request.max_new_tokens > limit:
         raise InputError(f"the prompt ({len(ids)} tokens) and {request.max_new_tokens} new tokens "
                          f"do not fit in this model's {limit} positions; ask for fewer new tokens "

@@ -18,12 +18,16 @@ def context_limit(model, hard_limit: int | None) -> int | None:
 
 
 def fit_prompt(ids: list[int], limit: int | None, max_new_tokens: int,
-               bos_id: int | None) -> tuple[list[int], int]:
-    """(the ids that fit with `max_new_tokens` after them, how many were dropped)."""
+               bos_id: int | None, hard: bool = True) -> tuple[list[int], int]:
+    """(the ids that fit with `max_new_tokens` after them, how many were dropped). Where the
+    new tokens alone overrun a soft limit (a rotary model's trained context), the prompt is
+    left whole: cutting it could not make the run fit, and the model can go on past it."""
     if limit is None or len(ids) + max_new_tokens <= limit:
         return ids, 0
     head = ids[:1] if bos_id is not None and ids and ids[0] == bos_id else []
     room = limit - max_new_tokens - len(head)
+    if room < 1 and not hard:
+        return ids, 0
     if room < 1:
         raise InputError(f"{max_new_tokens} new tokens leave no room for the prompt in this "
                          f"model's {limit} positions; ask for fewer new tokens",

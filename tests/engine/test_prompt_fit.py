@@ -18,6 +18,7 @@ def test_fit_keeps_the_end_and_a_leading_start_token():
     assert fit_prompt(ids, limit=27, max_new_tokens=6, bos_id=1) == (ids, 0)
     with pytest.raises(InputError, match="no room for the prompt"):
         fit_prompt(ids, limit=7, max_new_tokens=6, bos_id=1)
+    assert fit_prompt(ids, limit=7, max_new_tokens=6, bos_id=1, hard=False) == (ids, 0)
 
 
 def test_a_cut_run_equals_the_run_of_the_cut_prompt(session):

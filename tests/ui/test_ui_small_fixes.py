@@ -104,3 +104,27 @@ def test_the_empty_prompt_note_wording():
     record = RunRecord("  ", [], ["no steering"], ["baseline"])
     assert "start-of-text token" in wording.prompt_note(record)
     assert wording.prompt_note(RunRecord("Hi", [], ["no steering"], ["baseline"])) == ""
+
+
+def test_closing_mid_run_cancels_it_and_waits_only_briefly(window, qtbot, monkeypatch):
+    """The app exits within a second of closing: closing cancels the run in flight, waits at
+    most CLOSE_WAIT_MS for the worker (a run stops within a token), and `steerdesk` then ends
+    the process at once (cli/gui.exit_now) instead of Python's slow teardown."""
+    from steerdesk.cli import gui
+    from steerdesk.ui import main_window
+
+    w = window
+    w.compare.max_tokens.setValue(4000)
+    w.compare.prompt.setPlainText("The")
+    waits = []
+    real_stop = w.c.worker.stop
+    monkeypatch.setattr(w.c.worker, "stop", lambda ms=5000: (waits.append(ms), real_stop(ms)))
+    w.generate()
+    qtbot.waitUntil(lambda: w.c.run is not None and bool(w.c.run.rows[0].tokens), timeout=20000)
+    assert w.c.is_generating()
+    w.close()
+    assert waits == [main_window.CLOSE_WAIT_MS] and main_window.CLOSE_WAIT_MS <= 300
+    assert w.c.worker.isFinished()               # the run stopped within the wait
+    exits = []
+    monkeypatch.setattr(gui.os, "_exit", exits.append)
+    assert gui.exit_now(0) == 0 and exits == [0]
