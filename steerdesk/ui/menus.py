@@ -16,6 +16,7 @@ from steerdesk.engine.presets import list_presets
 from steerdesk.engine.session_spec import SessionSpec
 from steerdesk.ui import config, export
 from steerdesk.ui.about import show_about
+from steerdesk.ui.guide import show_guide
 from steerdesk.ui.undo_router import UndoRouter
 from steerdesk.ui.wording import pair_text
 
@@ -80,6 +81,10 @@ class Menus:
                      QKeySequence("Ctrl+0"))
 
         help_ = bar.addMenu("&Help")
+        self._action(help_, "&Guide: steering in plain words", lambda: show_guide(window),
+                     QKeySequence.HelpContents)
+        self._action(help_, "&Keyboard shortcuts", lambda: show_guide(window, "shortcuts"))
+        help_.addSeparator()
         self._action(help_, "&About steerdesk", lambda: show_about(window, c.session))
 
     def _action(self, menu: QMenu, text: str, slot: Callable, shortcut=None) -> QAction:
