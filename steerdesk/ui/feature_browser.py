@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -78,8 +77,8 @@ class FeatureBrowser(QWidget):
         self.card.evidence_requested.connect(self.evidence_requested)
 
         self.text = QPlainTextEdit()
-        self.text.setPlaceholderText("Paste text here (or select text in the prompt or an "
-                                     "output) to see which features light up on it")
+        self.text.setPlaceholderText("Paste text here to see which features light up on it "
+                                     "(or right-click a selection in the prompt or an output)")
         self.text.setMaximumHeight(70)
         self.lights_button = QPushButton("What lights up?")
         self.lights_button.setToolTip("List the features most active on this text, strongest "
@@ -106,14 +105,11 @@ class FeatureBrowser(QWidget):
         ul.addWidget(self.table, 1)
         ul.addWidget(self.text)
         ul.addLayout(lights_row)
-        split = QSplitter(Qt.Vertical)
-        split.addWidget(upper)
-        split.addWidget(self.card)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        # The card is placed by the window (beside the steering panel, where it has room);
+        # the browser still drives it.
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(split)
+        layout.addWidget(upper)
         self.set_source(None)
 
     def set_source(self, source: FeatureSource | None) -> None:
@@ -122,6 +118,7 @@ class FeatureBrowser(QWidget):
         self.model.set_source(source)
         self.card.set_source(source)
         self.setEnabled(source is not None)
+        self.card.setEnabled(source is not None)
         self.apply_search()
 
     def _fit_number_column(self) -> None:

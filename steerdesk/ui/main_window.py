@@ -53,12 +53,17 @@ class MainWindow(QMainWindow):
         self.panel = SteeringPanel(self.c)
         self.plots = PlotTabs()
         center = splitter(Qt.Vertical, [self.compare, self.plots], [520, 330], [3, 2])
+        # Right: the steering panel, as tall as its rows, and the selected feature's card,
+        # which gets the rest (its evidence needs the room; the panel was ~85% empty).
+        self.side_split = splitter(Qt.Vertical, [self.panel, self.browser.card], [180, 680],
+                                   [0, 1])
         self.main_split = splitter(Qt.Horizontal, [titled("Features", self.browser), center,
-                                                   self.panel], [340, 760, 380], [0, 1, 0])
+                                                   self.side_split], [420, 660, 400], [0, 1, 0])
+        self.splitters = {"main": self.main_split, "center": center, "side": self.side_split}
         self.setCentralWidget(boxed(self.main_split, margins=(6, 4, 6, 0)))
         self.status = StatusLine(self.statusBar())
 
-        self.view = Presentation(self, self.main_split,
+        self.view = Presentation(self, self.main_split, [self.browser.card],
                                  [self.plots, self.browser, self.compare],
                                  self._force_redraw, self.settings)
         self.menus = Menus(self)
@@ -75,6 +80,11 @@ class MainWindow(QMainWindow):
         self.resize(1480, 900)
         if self.settings.geometry is not None:
             self.restoreGeometry(QByteArray.fromBase64(self.settings.geometry.encode()))
+        for name, state in self.settings.splitters.items():
+            if name in self.splitters:
+                self.splitters[name].restoreState(QByteArray.fromBase64(state.encode()))
+        # after the panel has rebuilt and laid out its rows
+        self.c.panel.rows_changed.connect(lambda: QTimer.singleShot(0, self.fit_panel))
         if self.settings.problems:
             self.status.show_status(wording.settings_problems(self.settings.problems))
         if self.settings.presentation:
@@ -133,6 +143,17 @@ class MainWindow(QMainWindow):
         self.menus.fill_recent(self.settings.recent)
         self.save_settings()
         self.session_ready.emit(session)
+
+    def fit_panel(self) -> None:
+        """Grow the steering panel to show its rows (up to two thirds of its column); a panel
+        the user made taller is left so."""
+        sizes = self.side_split.sizes()
+        total = sum(sizes)
+        if total <= 0:
+            return
+        want = min(self.panel.content_height(), int(total * 2 / 3))
+        if sizes[0] < want:
+            self.side_split.setSizes([want, total - want])
 
     def _first_start_preset(self) -> None:
         if not self.first_start:
@@ -295,6 +316,9 @@ class MainWindow(QMainWindow):
             last.pair = self.c.session_spec
         if not self.isFullScreen():
             self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode()
+        if not self.view.on:   # presentation mode's sizes are its own
+            self.settings.splitters = {name: bytes(s.saveState().toBase64()).decode()
+                                       for name, s in self.splitters.items()}
         settings.save_settings(self.settings)
 
     def closeEvent(self, event) -> None:

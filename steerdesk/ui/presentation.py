@@ -36,11 +36,12 @@ class _Saved:
 
 
 class Presentation:
-    def __init__(self, window: QMainWindow, split: QSplitter, themed: list,
+    def __init__(self, window: QMainWindow, split: QSplitter, hide: list[QWidget], themed: list,
                  redraw: Callable[[], None], settings: Settings):
-        """`split`: the window's panes, the feature list first; `themed`: widgets with a
-        `set_dark(bool)`."""
+        """`split`: the window's panes, the feature list first; `hide`: other widgets that
+        are for preparing, not for talks; `themed`: widgets with a `set_dark(bool)`."""
         self.window, self.split, self.themed, self.redraw = window, split, themed, redraw
+        self.also_hidden = list(hide)
         self.settings = settings
         self.on = False
         self._saved: _Saved | None = None
@@ -74,7 +75,7 @@ class Presentation:
 
     def _enter(self) -> None:
         w, app = self.window, QApplication.instance()
-        panes = [self.split.widget(n) for n in range(self.split.count())]
+        panes = [self.split.widget(n) for n in range(self.split.count())] + self.also_hidden
         self._saved = _Saved(
             window_state=w.windowState(), size=w.size(), docks=w.saveState(),
             splitters=[(s, s.saveState()) for s in w.findChildren(QSplitter)],
@@ -84,6 +85,8 @@ class Presentation:
         theme.apply(True, self.base_point_size * self.settings.zoom)
         w.menuBar().setVisible(False)
         self.split.widget(0).hide()
+        for widget in self.also_hidden:
+            widget.hide()
         self.hint.show()
         w.showFullScreen()
         total = sum(self.split.sizes()) or w.width()
@@ -102,6 +105,8 @@ class Presentation:
         if saved is None:
             w.menuBar().setVisible(True)
             self.split.widget(0).show()
+            for widget in self.also_hidden:
+                widget.show()
             w.showNormal()
             return
         if saved.window_state & Qt.WindowMaximized:

@@ -43,6 +43,7 @@ class Settings:
     presentation: bool = False
     compiled: bool = False                 # Run > Compiled decoding (issue 15)
     geometry: str | None = None            # QMainWindow.saveGeometry(), base64
+    splitters: dict[str, str] = field(default_factory=dict)   # name -> saveState(), base64
     recent: list[SessionSpec] = field(default_factory=list)
     last: LastSession = field(default_factory=LastSession)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -62,12 +63,13 @@ class Settings:
         if not isinstance(last, dict):
             problems.append("last")
             last = {}
-        known = {"zoom", "presentation", "compiled", "geometry", "recent", "last"}
+        known = {"zoom", "presentation", "compiled", "geometry", "splitters", "recent", "last"}
         return cls(
             zoom=get(data, "zoom", lambda v: _number(v, *ZOOM_RANGE), 1.0),
             presentation=get(data, "presentation", _bool, False),
             compiled=get(data, "compiled", _bool, False),
             geometry=get(data, "geometry", _base64, None),
+            splitters=get(data, "splitters", _splitters, {}),
             recent=get(data, "recent", _recent, []),
             last=LastSession(prompt=get(last, "prompt", _str, None, "last."),
                              sampling=get(last, "sampling", _sampling, None, "last."),
@@ -91,6 +93,8 @@ class Settings:
                    recent=[s.pair() for s in self.recent], last=last)
         if self.geometry is not None:
             out["geometry"] = self.geometry
+        if self.splitters:
+            out["splitters"] = dict(self.splitters)
         return out
 
     def remember(self, spec: SessionSpec) -> None:
@@ -175,6 +179,12 @@ def _pair(v: Any) -> SessionSpec:
     if not spec.model or not spec.sae:
         raise ValueError("a pair needs a model and an SAE")
     return spec
+
+
+def _splitters(v: Any) -> dict[str, str]:
+    if not isinstance(v, dict):
+        raise TypeError(v)
+    return {str(k): _base64(s) for k, s in v.items()}
 
 
 def _recent(v: Any) -> list[SessionSpec]:

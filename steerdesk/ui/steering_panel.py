@@ -98,7 +98,7 @@ class SteeringPanel(QWidget):
         self.list_layout.setSpacing(4)
         self.list_layout.addWidget(self.empty)
         self.list_layout.addStretch(1)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.list_widget)
         scroll.setFrameShape(QScrollArea.NoFrame)
@@ -116,6 +116,12 @@ class SteeringPanel(QWidget):
         self.c.focus_changed.connect(self._focus_changed)
         self._unit_changed(self.state.unit)
         self.rebuild()
+
+    def content_height(self) -> int:
+        """The height that shows the header and every row without scrolling."""
+        rows = self.list_widget.sizeHint().height()
+        frame = self.scroll.height() - self.scroll.viewport().height()
+        return self.scroll.y() + rows + frame + 4
 
     def _tool(self, text, tip, slot) -> QToolButton:
         b = QToolButton()

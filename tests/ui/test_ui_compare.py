@@ -165,6 +165,10 @@ def test_lights_up_lists_features(window, qtbot):
     cursor.setPosition(4)
     cursor.setPosition(15, QTextCursor.KeepAnchor)
     window.compare.prompt.setTextCursor(cursor)
+    assert window.browser.text.toPlainText() == ""     # selecting alone does not ask
+    # The right-click menu's "What lights up here?" asks, with the selection.
+    with qtbot.waitSignal(window.c.lights_up_done, timeout=10000):
+        window.compare.lights_up_requested.emit(cursor.selectedText())
     assert window.browser.text.toPlainText() == "hello world"
     with qtbot.waitSignal(window.c.lights_up_done, timeout=10000):
         qtbot.mouseClick(window.browser.lights_button, Qt.LeftButton)

@@ -1,0 +1,57 @@
+"""Room where it matters (issue 12 point 8): the steering panel is as tall as its rows, the
+feature card takes the rest of its column, the label column is the widest, and the splitters
+are remembered."""
+
+from PySide6.QtWidgets import QApplication
+
+
+def _settle():
+    for _ in range(3):
+        QApplication.processEvents()
+
+
+def test_panel_fits_its_rows_and_the_card_gets_the_rest(window):
+    w = window
+    _settle()
+    panel_h, card_h = w.side_split.sizes()
+    assert card_h > 2 * panel_h                       # an empty panel takes little room
+    for i in (3, 5, 7, 9):
+        w.c.add_feature(i)
+    _settle()
+    assert w.panel.scroll.verticalScrollBar().maximum() == 0   # every row shows, no scrolling
+    panel_h2, card_h2 = w.side_split.sizes()
+    assert panel_h2 > panel_h and card_h2 > 0
+    # The feature list's label column is wider than its numbers.
+    header = w.browser.table.horizontalHeader()
+    assert header.sectionSize(1) >= max(header.sectionSize(c) for c in (0, 2, 3))
+
+
+def test_splitters_are_remembered(make_window, window, qtbot):
+    window.main_split.setSizes([500, 500, 400])
+    window.side_split.setSizes([300, 500])
+    _settle()
+    main, side = window.main_split.sizes(), window.side_split.sizes()
+    window.close()
+    again = make_window()
+    _settle()
+    assert again.main_split.sizes() == main
+    assert again.side_split.sizes() == side
+
+
+def test_presentation_hides_the_card_and_brings_it_back(window):
+    w = window
+    assert w.browser.card.isVisible()
+    w.set_presentation(True)
+    assert not w.browser.card.isVisible() and w.panel.isVisible()
+    w.set_presentation(False)
+    assert w.browser.card.isVisible()
+
+
+def test_broken_splitter_settings_are_dropped():
+    from steerdesk.ui.settings import Settings
+
+    s = Settings.from_json({"splitters": {"main": "not base64!"}})
+    assert s.splitters == {} and "splitters" in s.problems
+    ok = Settings.from_json({"splitters": {"main": "AAAA"}})
+    assert ok.splitters == {"main": "AAAA"} and Settings.from_json(ok.to_json()).splitters == {
+        "main": "AAAA"}
