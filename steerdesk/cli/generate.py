@@ -31,6 +31,12 @@ strength and units:
   of each feature's max activation in the catalog beside the SAE ("2x max"). The JSON record
   keeps both, with the max activation used, so --replay does not depend on the catalog.
 
+steering vectors:
+  --vector FILE=STRENGTH adds a vector made by 'steerdesk vectors build' at STRENGTH times its
+  typical size (1 = one typical activation along it). All --vector items together make one
+  column of their own, after the --steer and --preset columns; to steer with features and a
+  vector in one column, save both in a preset in the app.
+
 greedy and sampled:
   --temperature 0 (default) is greedy; top-k, top-p and the seed apply when it is above 0.
   Every column draws its token with the same noise, so differences come from steering alone.
@@ -76,6 +82,9 @@ def add_steering_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", metavar="FILE_OR_NAME",
                    help="one more column from a preset file, or from a preset of the loaded "
                         "pack by its name (default: none)")
+    g.add_argument("--vector", action="append", default=[], metavar="FILE=STRENGTH",
+                   help="a steering vector file (steerdesk vectors build) at STRENGTH x its "
+                        "typical size; all --vector items make one more column (default: none)")
     g.add_argument("--mode", choices=("add", "clamp", "ablate"), default="add",
                    help="the mode of items given as plain IDX=STRENGTH")
     g.add_argument("--unit", choices=("raw", "max"), default="raw",
@@ -171,15 +180,20 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("there is no prompt; give one with --prompt TEXT, or rerun a record "
                          "with --replay RUN.json")
     from steerdesk.engine.generation import generate
+    from steerdesk.cli.vectors import read_vector_args, vector_column
     from steerdesk.engine.presets import resolve_preset
 
     request = build_request(args, build_variants(args))
+    vectors = read_vector_args(args)
     warn_about_sampling(args)
     session = open_session_from_args(args, quiet=wants_json(args))
     if args.preset:
         request.variants.append(resolve_preset(args.preset, session.sae_path).to_spec())
         if not args.watch:
             request.watch = sorted({f.index for v in request.variants for f in v.features})
+    column = vector_column(vectors, session)
+    if column is not None:
+        request.variants.append(column)
     if args.compile:
         _compile_ahead(session, request, quiet=wants_json(args))
     result = generate(session, request)

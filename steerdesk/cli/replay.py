@@ -75,7 +75,27 @@ def variant_from_column(column: dict, where: str):
     except (KeyError, TypeError, ValueError):
         raise InputError(f"{where}: column {column.get('name')!r} has no readable steering "
                          "features (index, mode, raw_strength)") from None
-    return SteeringSpec(features, unit="raw", name=str(column.get("name", "")))
+    return SteeringSpec(features, unit="raw", name=str(column.get("name", "")),
+                        vectors=recorded_vectors(steering, column, where))
+
+
+def recorded_vectors(steering: dict, column: dict, where: str) -> list:
+    """The column's steering vectors, rebuilt from the record (which holds them whole)."""
+    from steerdesk.engine.diffmean import vector_from_json
+    from steerdesk.engine.steering import VectorSteer
+
+    raw = steering.get("vectors") or []
+    if not isinstance(raw, list):
+        raise InputError(f"{where}: column {column.get('name')!r}: steering.vectors is not a list")
+    out = []
+    for n, item in enumerate(raw):
+        at = f"{where}: column {column.get('name')!r} steering.vectors[{n}]"
+        if not isinstance(item, dict) or isinstance(item.get("strength"), bool) \
+                or not isinstance(item.get("strength"), (int, float)):
+            raise InputError(f"{at} has no numeric strength")
+        out.append(VectorSteer(vector_from_json(item.get("vector"), f"{at}.vector"),
+                               float(item["strength"])))
+    return out
 
 
 def _version_notes(record: dict) -> None:

@@ -6,6 +6,8 @@ Modes, for feature i with decoder row d_i (in the model's space):
           decode(a with a_i = s) + (h - decode(a)): the SAE's error term is kept, so only
           feature i changes;
 - ablate: clamp to 0.
+A steering vector (engine/diffmean.py) at strength s adds s * typical * unit(direction), summed
+with the features' adds.
 
 Rows of a batch are variants of one prompt: row 0 is the baseline (never steered); row r >= 1
 carries variant r - 1. One hook call steers all rows at once with batched tensor operations.
@@ -21,6 +23,7 @@ from typing import Iterable, Sequence
 import torch
 
 from steerdesk.engine.describe import LabelOf, describe_spec
+from steerdesk.engine.diffmean import SteeringVector
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE
 
@@ -44,13 +47,27 @@ class FeatureSteer:
                              "number", field="steer")
 
 
+@dataclass(frozen=True)
+class VectorSteer:
+    """A steering vector at a strength in multiples of its typical activation ('x typical')."""
+    vector: SteeringVector
+    strength: float = 0.0
+
+    def __post_init__(self):
+        if not math.isfinite(self.strength):
+            raise InputError(f"steering vector {self.vector.name!r}: strength {self.strength} "
+                             "is not a finite number", field="vector")
+
+
 @dataclass
 class SteeringSpec:
-    """One steered variant: several features at once, strengths in `unit`."""
+    """One steered variant: several features at once, strengths in `unit`; steering vectors
+    beside them, in their own unit (x typical)."""
 
     features: list[FeatureSteer] = field(default_factory=list)
     unit: str = "raw"
     name: str = ""
+    vectors: list[VectorSteer] = field(default_factory=list)
 
     def __post_init__(self):
         if self.unit not in UNITS:
@@ -149,6 +166,7 @@ class SteeringHook:
         # strength of 0 leaves the computation untouched.
         adds = {k: v for k, v in adds.items() if v != 0.0}
         self.add_features = sorted({i for (_, i) in adds})
+        self.add_vec: torch.Tensor | None = None   # [rows, 1, d]: everything added, per row
         if self.add_features:
             col = {i: c for c, i in enumerate(self.add_features)}
             coef = torch.zeros(self.rows, len(self.add_features), dtype=dt, device=dev)
@@ -158,6 +176,7 @@ class SteeringHook:
             # One vector per row, summed once here rather than at every step. Normalised SAEs
             # add their decoder rows mapped back to the model's scale.
             self.add_vec = (coef @ rows * sae.model_space_scale()).unsqueeze(1)  # [rows, 1, d]
+        self._add_vectors(variants)
         # Clamp: targets and a mask over the union of clamped features.
         self.clamp_features = sorted({i for (_, i) in clamps})
         if self.clamp_features:
@@ -178,9 +197,24 @@ class SteeringHook:
         self.last_watch: torch.Tensor | None = None     # [rows, T, n_watch]
         self.last_top: tuple[torch.Tensor, torch.Tensor] | None = None  # values, indices [rows, T, k]
 
+    def _add_vectors(self, variants: Sequence[SteeringSpec]) -> None:
+        """Steering vectors join the add vector: row r gets the sum of s * typical * unit."""
+        extra = torch.zeros(self.rows, self.sae.d_in, dtype=torch.float32)
+        used = False
+        for r, spec in enumerate(variants, start=1):
+            for v in spec.vectors:
+                v.vector.fit_notes(self.sae.d_in, "", "")   # raises on another width
+                if v.strength != 0.0:
+                    extra[r] += v.vector.added(v.strength)
+                    used = True
+        if not used:
+            return
+        extra = extra.to(device=self.sae.device, dtype=self.sae.dtype).unsqueeze(1)
+        self.add_vec = extra if self.add_vec is None else self.add_vec + extra
+
     @property
     def steers(self) -> bool:
-        return bool(self.add_features or self.clamp_features)
+        return bool(self.add_vec is not None or self.clamp_features)
 
     @property
     def reads(self) -> bool:
@@ -199,7 +233,7 @@ class SteeringHook:
         steer = self.steers_now
         h = hidden.to(sae.dtype)
         if steer:
-            if self.add_features:
+            if self.add_vec is not None:
                 h = h + self.add_vec
             if self.clamp_features:
                 h = apply_clamp(sae, h, self.clamp_index, self.clamp_target, self.clamp_mask)
