@@ -35,7 +35,7 @@ def register(subparsers) -> None:
     s = sub.add_parser("build", help="a vector from two files of example texts",
                        description="Each file holds example texts: .txt (one per line), .jsonl "
                                    "(one document per line) or a folder of them.",
-                       epilog=VECTOR_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=VECTOR_HELP)
     add_session_args(s)
     s.add_argument("--a", required=True, metavar="FILE",
                    help="texts that show the concept (required)")

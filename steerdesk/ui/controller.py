@@ -56,6 +56,7 @@ class Controller(QObject):
         self._loads = TaskSlot(self.worker)
         self._runs = TaskSlot(self.worker)
         self._lights = TaskSlot(self.worker)
+        self._vectors = TaskSlot(self.worker)
         self.worker.start()
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
@@ -98,6 +99,7 @@ class Controller(QObject):
         self.session = session
         self.editor.max_of = lambda index: _max_of(session, index)
         gone = self.panel.drop_missing_features(session.sae.d_sae)
+        misfit = self.panel.drop_misfit_vectors(session.sae.d_in)
         if session.catalog is None and self.panel.unit == "max":
             self.panel.set_unit("raw")      # 'x max' needs the catalog's max activations
         self.panel.fill_labels(self.features.label)
@@ -106,6 +108,10 @@ class Controller(QObject):
             self.notice.emit(f"The steering panel had feature(s) {', '.join(map(str, gone[:5]))} "
                              f"that this SAE ({session.sae.d_sae:,} features) does not have; "
                              "they were removed")
+        if misfit:
+            self.notice.emit(f"The steering panel had steering vector(s) "
+                             f"{', '.join(map(repr, misfit[:5]))} built for a model of another "
+                             f"width than this one ({session.sae.d_in}); they were removed")
 
     def catalog_built(self, catalog) -> None:
         """A catalog was just built for the open SAE (the evidence dialog): every view that
@@ -129,7 +135,7 @@ class Controller(QObject):
     def check_preset(self, preset: Preset) -> None:
         if self.session is not None:
             preset_library.check_preset(preset, self.session.sae.d_sae,
-                                        self.session.catalog is not None)
+                                        self.session.catalog is not None, self.session.sae.d_in)
 
     def load_preset(self, value: str | Path) -> Preset:
         """A preset file, or the name of a preset of the open pack, onto the panel (one undo
@@ -210,6 +216,31 @@ class Controller(QObject):
     def stop(self) -> None:
         """Stop the run; it still finishes (reason 'cancelled') through run_finished."""
         self._runs.stop()
+
+    # -- steering vectors from examples -----------------------------------------------------
+    def build_vector(self, texts_a: list[str], texts_b: list[str], name: str, *,
+                     on_done, on_error) -> None:
+        """Build a DiffMean vector on the worker; `on_done(vector)` or `on_error(exc)` follows
+        on the GUI thread. The caller adds it to the panel (`add_vector`)."""
+        from steerdesk.engine.diffmean import build_vector
+
+        if self.session is None:
+            raise RuntimeError("no model is open")
+        session = self.session
+        self._vectors.submit(lambda task: build_vector(session, texts_a, texts_b, name=name),
+                             on_done=on_done, on_error=lambda exc, _tb: on_error(exc))
+
+    def is_building_vector(self) -> bool:
+        return self._vectors.busy()
+
+    def add_vector(self, vector, strength: float = 1.0) -> None:
+        """A vector onto the panel (one undo step); another hook or model is a notice."""
+        if self.session is not None:
+            notes = vector.fit_notes(self.session.sae.d_in, self.session.hook.name,
+                                     self.session.lm.name)
+            if notes:
+                self.notice.emit("; ".join(notes))
+        self.editor.add_vector(vector, strength)
 
     # -- what lights up ----------------------------------------------------------------------
     def lights_up(self, text: str, top: int = 25) -> None:

@@ -29,6 +29,17 @@ def feature_words(index: int, label: str | None) -> str:
     return label or f"feature {index}"
 
 
+def vector_words(name: str) -> str:
+    """A steering vector built from examples, where a sentence needs a name."""
+    return f"vector {name}"
+
+
+TYPICAL_TIP = ("Strength in multiples of the typical activation along this vector: 1.0 adds "
+               "one typical activation along the concept (the root-mean-square size of the "
+               "example texts' activations in its direction), 2.0 twice that; negative pushes "
+               "away from the concept")
+
+
 def density(d: float | None) -> str:
     """How often a feature is active, one way everywhere: '1 in 40,000 tokens', '1 in 5
     tokens', 'never active'; '–' unknown."""
