@@ -162,3 +162,27 @@ def test_bad_vector_files(tmp_path):
     with pytest.raises(InputError, match="not a steerdesk steering vector"):
         load_vector(other)
     assert vector_from_json(GOOD, "x").typical == 2.0
+
+
+@pytest.mark.parametrize("with_feature", [True, False])
+def test_the_compiled_step_steers_with_vectors_as_the_eager_hook(session, monkeypatch,
+                                                                 with_feature):
+    from steerdesk.engine import compiled
+    from steerdesk.engine.compiled import registry
+
+    if compiled.unavailable_reason("cpu") is not None:
+        pytest.skip(str(compiled.unavailable_reason("cpu")))
+    monkeypatch.setattr(registry.settings, "backend", "eager")   # Dynamo tracing, no codegen
+    v = build_vector(session, A, B)
+    feats = [FeatureSteer(3, 2.0)] if with_feature else []   # without: vectors alone add
+    variants = [SteeringSpec(feats, vectors=[VectorSteer(v, 30.0)]),
+                SteeringSpec(vectors=[VectorSteer(v, -30.0)])]
+    runs = [generate(session, GenerationRequest("the cat", variants, max_new_tokens=6,
+                                                stop_at_eos=False, compile=c))
+            for c in (False, True)]
+    assert [r.done.decode for r in runs] == ["eager", "compiled"]
+    for eager, comp in zip(*(r.rows for r in runs)):
+        assert [t.token_id for t in comp.tokens] == [t.token_id for t in eager.tokens]
+        assert [t.logprob for t in comp.tokens] == pytest.approx(
+            [t.logprob for t in eager.tokens], abs=1e-4)
+    assert runs[0].rows[1].text != runs[0].rows[0].text
