@@ -32,7 +32,7 @@ class RuleGates:
     def __init__(self, sae: SAE, variants: Sequence, max_acts: torch.Tensor | None = None):
         self.sae = sae
         self.rows = 1 + len(variants)
-        dev, dt = sae.device, sae.dtype
+        dev = sae.device
         self.rules: list[Rule] = []
         self.owner: list[int] = []
         self.row_rules: list[list[int]] = [[] for _ in range(self.rows)]
