@@ -26,6 +26,7 @@ def describe_feature(f: FeatureSteer, unit: str, label_of: LabelOf | None = None
 
 def describe_spec(spec: SteeringSpec, label_of: LabelOf | None = None, *,
                   empty: str = "no steering") -> str:
-    """Every enabled feature of a variant, joined with '; '."""
+    """Every enabled feature of a variant, then its rules, joined with '; '."""
     parts = [describe_feature(f, spec.unit, label_of) for f in spec.features]
+    parts += [rule.describe(label_of) for rule in getattr(spec, "rules", None) or []]
     return "; ".join(parts) or empty

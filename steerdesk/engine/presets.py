@@ -4,7 +4,9 @@
      "features": [{"index": 12, "label": "German text", "mode": "add", "strength": 1.5}]}
 
 Optional keys: "enabled" per feature (default true; disabled features are kept in the file but
-not applied), "steerdesk_preset": format version. The app and the CLI read and write this format.
+not applied), "rules": conditional steering, each rule as its text (engine/rule_grammar.py,
+e.g. ["when 12>3.5 then 40=8 for 5"]; default none), "steerdesk_preset": format version. The
+app and the CLI read and write this format; presets from before rules stay valid.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from steerdesk.engine import atomic
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.rules import Rule, parse_rule
 from steerdesk.engine.sae.files import read_json_value
 from steerdesk.engine.steering import MODES, UNITS, FeatureSteer, SteeringSpec
 
@@ -38,10 +41,12 @@ class Preset:
     description: str = ""
     unit: str = "max"
     features: list[PresetFeature] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
 
     def to_spec(self) -> SteeringSpec:
         return SteeringSpec([FeatureSteer(f.index, f.strength, f.mode, f.label)
-                             for f in self.features if f.enabled], unit=self.unit, name=self.name)
+                             for f in self.features if f.enabled], unit=self.unit, name=self.name,
+                            rules=list(self.rules))
 
     def to_json(self) -> dict[str, Any]:
         feats = []
@@ -50,8 +55,11 @@ class Preset:
             if not f.enabled:
                 item["enabled"] = False
             feats.append(item)
-        return {"steerdesk_preset": FORMAT_VERSION, "name": self.name,
-                "description": self.description, "unit": self.unit, "features": feats}
+        out = {"steerdesk_preset": FORMAT_VERSION, "name": self.name,
+               "description": self.description, "unit": self.unit, "features": feats}
+        if self.rules:
+            out["rules"] = [rule.to_text() for rule in self.rules]
+        return out
 
 
 def parse_preset(data: Any, where: str) -> Preset:
@@ -83,7 +91,16 @@ def parse_preset(data: Any, where: str) -> Preset:
             raise InputError(f"{at}.strength must be a finite number, not {strength!r}")
         features.append(PresetFeature(index, float(strength), mode, str(item.get("label", "")),
                                       bool(item.get("enabled", True))))
-    return Preset(name.strip(), str(data.get("description", "")), unit, features)
+    texts = data.get("rules", [])
+    if not isinstance(texts, list):
+        raise InputError(f"{where}: field 'rules' must be a list of rule texts")
+    rules = []
+    for n, text in enumerate(texts):
+        try:
+            rules.append(parse_rule(text))
+        except InputError as exc:
+            raise InputError(f"{where}: rules[{n}]: {exc.message}") from None
+    return Preset(name.strip(), str(data.get("description", "")), unit, features, rules)
 
 
 def load_preset(path: str | Path) -> Preset:
