@@ -75,7 +75,14 @@ def variant_from_column(column: dict, where: str):
     except (KeyError, TypeError, ValueError):
         raise InputError(f"{where}: column {column.get('name')!r} has no readable steering "
                          "features (index, mode, raw_strength)") from None
+    texts = steering.get("rules") or []
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise InputError(f"{where}: column {column.get('name')!r}: 'rules' is not a list of "
+                         "rule texts")
+    from steerdesk.engine.rules import parse_rule
+
     return SteeringSpec(features, unit="raw", name=str(column.get("name", "")),
+                        rules=[parse_rule(t) for t in texts],
                         vectors=recorded_vectors(steering, column, where))
 
 

@@ -31,7 +31,9 @@ def describe_vector(name: str, strength: float) -> str:
 
 def describe_spec(spec: SteeringSpec, label_of: LabelOf | None = None, *,
                   empty: str = "no steering") -> str:
-    """Every enabled feature and steering vector of a variant, joined with '; '."""
+    """Every enabled feature and steering vector of a variant, then its rules, joined with
+    '; '."""
     parts = [describe_feature(f, spec.unit, label_of) for f in spec.features]
     parts += [describe_vector(v.vector.name, v.strength) for v in getattr(spec, "vectors", ())]
+    parts += [rule.describe(label_of) for rule in getattr(spec, "rules", None) or []]
     return "; ".join(parts) or empty

@@ -4,15 +4,16 @@
      "features": [{"index": 12, "label": "German text", "mode": "add", "strength": 1.5}]}
 
 Optional keys: "enabled" per feature (default true; disabled features are kept in the file but
-not applied), "steerdesk_preset": format version, and "vectors": steering vectors built from
-examples (engine/diffmean.py), each
+not applied), "rules": conditional steering, each rule as its text (engine/rule_grammar.py,
+e.g. ["when 12>3.5 then 40=8 for 5"]; default none), "steerdesk_preset": format version, and
+"vectors": steering vectors built from examples (engine/diffmean.py), each
 
     {"name": "formal", "strength": 1.0, "direction": [d_model numbers], "typical": 3.2,
      "hook": "blocks.6.hook_resid_post", "model": "...", "d_model": 768, "enabled": true}
 
 with the strength in multiples of its typical activation (1.0 adds one typical activation
 along the direction). A preset without "vectors" has none. The app and the CLI read and write
-this format.
+this format; presets from before rules and vectors stay valid.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from steerdesk.engine import atomic
 from steerdesk.engine.diffmean import SteeringVector, vector_from_json
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.rules import Rule, parse_rule
 from steerdesk.engine.sae.files import read_json_value
 from steerdesk.engine.steering import MODES, UNITS, FeatureSteer, SteeringSpec, VectorSteer
 
@@ -54,11 +56,13 @@ class Preset:
     description: str = ""
     unit: str = "max"
     features: list[PresetFeature] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
     vectors: list[PresetVector] = field(default_factory=list)
 
     def to_spec(self) -> SteeringSpec:
         return SteeringSpec([FeatureSteer(f.index, f.strength, f.mode, f.label)
                              for f in self.features if f.enabled], unit=self.unit, name=self.name,
+                            rules=list(self.rules),
                             vectors=[VectorSteer(v.vector, v.strength)
                                      for v in self.vectors if v.enabled])
 
@@ -71,6 +75,8 @@ class Preset:
             feats.append(item)
         out = {"steerdesk_preset": FORMAT_VERSION, "name": self.name,
                "description": self.description, "unit": self.unit, "features": feats}
+        if self.rules:
+            out["rules"] = [rule.to_text() for rule in self.rules]
         if self.vectors:   # left out when there are none: older steerdesks read the file
             out["vectors"] = [{**v.vector.to_json(), "strength": v.strength,
                                **({} if v.enabled else {"enabled": False})}
@@ -107,7 +113,16 @@ def parse_preset(data: Any, where: str) -> Preset:
             raise InputError(f"{at}.strength must be a finite number, not {strength!r}")
         features.append(PresetFeature(index, float(strength), mode, str(item.get("label", "")),
                                       bool(item.get("enabled", True))))
-    return Preset(name.strip(), str(data.get("description", "")), unit, features,
+    texts = data.get("rules", [])
+    if not isinstance(texts, list):
+        raise InputError(f"{where}: field 'rules' must be a list of rule texts")
+    rules = []
+    for n, text in enumerate(texts):
+        try:
+            rules.append(parse_rule(text))
+        except InputError as exc:
+            raise InputError(f"{where}: rules[{n}]: {exc.message}") from None
+    return Preset(name.strip(), str(data.get("description", "")), unit, features, rules,
                   parse_vectors(data.get("vectors", []), where))
 
 

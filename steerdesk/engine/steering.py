@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import torch
 
@@ -26,6 +26,9 @@ from steerdesk.engine.describe import LabelOf, describe_spec
 from steerdesk.engine.diffmean import SteeringVector
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE
+
+if TYPE_CHECKING:   # rules.py builds on this module
+    from steerdesk.engine.rules import Rule
 
 MODES = ("add", "clamp", "ablate")
 UNITS = ("raw", "max")
@@ -62,11 +65,13 @@ class VectorSteer:
 @dataclass
 class SteeringSpec:
     """One steered variant: several features at once, strengths in `unit`; steering vectors
-    beside them, in their own unit (x typical)."""
+    beside them, in their own unit (x typical); and rules (engine/rules.py) that steer or stop
+    it when their condition holds."""
 
     features: list[FeatureSteer] = field(default_factory=list)
     unit: str = "raw"
     name: str = ""
+    rules: list[Rule] = field(default_factory=list)
     vectors: list[VectorSteer] = field(default_factory=list)
 
     def __post_init__(self):
@@ -74,7 +79,8 @@ class SteeringSpec:
             raise InputError(f"strength unit {self.unit!r}: choose raw or max")
 
     def describe(self, label_of: LabelOf | None = None) -> str:
-        """Its name, else its features in words ('add #12 German text +1.50x max; ...')."""
+        """Its name, else its features and rules in words ('add #12 German text +1.50x max;
+        when #3 is above 2, stop')."""
         return self.name or describe_spec(self, label_of)
 
 
@@ -190,9 +196,12 @@ class SteeringHook:
             self.clamp_index = torch.tensor(self.clamp_features, device=dev)
         self.watch = [sae.check_index(int(i)) for i in watch]
         self.watch_index = torch.tensor(self.watch, dtype=torch.long, device=dev)
-        # Where each watched feature sits among the clamped ones (-1: not clamped).
-        cpos = {i: c for c, i in enumerate(self.clamp_features)}
-        self.watch_clamp_col = [cpos.get(i, -1) for i in self.watch]
+        self.gates = None
+        if any(getattr(v, "rules", None) for v in variants):
+            from steerdesk.engine.rule_gates import RuleGates
+
+            self.gates = RuleGates(sae, variants, max_acts)
+        self.replaying = False   # a second pass over the prompt (its log-probs): rules stay
         self.in_prefill = True
         self.last_watch: torch.Tensor | None = None     # [rows, T, n_watch]
         self.last_top: tuple[torch.Tensor, torch.Tensor] | None = None  # values, indices [rows, T, k]
@@ -217,6 +226,10 @@ class SteeringHook:
         return bool(self.add_vec is not None or self.clamp_features)
 
     @property
+    def has_rules(self) -> bool:
+        return self.gates is not None
+
+    @property
     def reads(self) -> bool:
         return bool(self.watch) or self.top_k > 0
 
@@ -232,36 +245,52 @@ class SteeringHook:
         sae = self.sae
         steer = self.steers_now
         h = hidden.to(sae.dtype)
+        gates = self.gates
+        # Rules read the activation as it arrives; they act from the position after a hold,
+        # so never in the prompt's pass.
+        acting = gates.read(h, self.in_prefill) if gates is not None and not self.replaying \
+            else None
         if steer:
             if self.add_vec is not None:
                 h = h + self.add_vec
             if self.clamp_features:
                 h = apply_clamp(sae, h, self.clamp_index, self.clamp_target, self.clamp_mask)
+        ruled = gates is not None and gates.steers and not self.in_prefill
+        if ruled:
+            h = gates.apply(h, gates.acting if acting is None else acting)
         if self.reads:
-            self._read(h, steer)
-        return h.to(hidden.dtype) if steer else None
+            self._read(h, steer, ruled)
+        return h.to(hidden.dtype) if steer or ruled else None
 
-    def _read(self, h: torch.Tensor, steered: bool) -> None:
+    def _read(self, h: torch.Tensor, steered: bool, ruled: bool = False) -> None:
         """Watched and top-k activations at the hook, after the change. A clamped feature reads
         its clamped value: the model carries on with decode(a with a_i = s) + error."""
         sae = self.sae
-        pinned = steered and bool(self.clamp_features)
+        pins = []   # (index, target [rows, n], mask [rows, n]): fixed clamps, then the rules'
+        if steered and self.clamp_features:
+            pins.append((self.clamp_features, self.clamp_index, self.clamp_target,
+                         self.clamp_mask))
+        if ruled and self.gates.last_clamp is not None:
+            pins.append((self.gates.clamp_features, self.gates.clamp_index,
+                         *self.gates.last_clamp))
         if self.top_k > 0:
             acts = sae.encode(h)
-            if pinned:
-                cur = acts.index_select(-1, self.clamp_index)
-                m = self.clamp_mask.unsqueeze(1).expand_as(cur)
-                new = torch.where(m > 0, self.clamp_target.unsqueeze(1).expand_as(cur), cur)
-                acts = acts.index_copy(-1, self.clamp_index, new)
+            for _, index, target, mask in pins:
+                cur = acts.index_select(-1, index)
+                m = mask.unsqueeze(1).expand_as(cur)
+                new = torch.where(m > 0, target.unsqueeze(1).expand_as(cur), cur)
+                acts = acts.index_copy(-1, index, new)
             top = torch.topk(acts, self.top_k, dim=-1)
             self.last_top = (top.values, top.indices)
             watched = acts.index_select(-1, self.watch_index) if self.watch else None
         else:
             watched = sae.encode_subset(h, self.watch_index) if self.watch else None
-            if watched is not None and pinned:
-                for w, c in enumerate(self.watch_clamp_col):
+            for features, _, target, mask in (pins if watched is not None else ()):
+                cols = {i: c for c, i in enumerate(features)}
+                for w, i in enumerate(self.watch):
+                    c = cols.get(i, -1)
                     if c >= 0:
-                        m = self.clamp_mask[:, c].view(-1, 1)
-                        watched[..., w] = torch.where(
-                            m > 0, self.clamp_target[:, c].view(-1, 1), watched[..., w])
+                        m = mask[:, c].view(-1, 1)
+                        watched[..., w] = torch.where(m > 0, target[:, c].view(-1, 1),
+                                                      watched[..., w])
         self.last_watch = watched

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from steerdesk.engine import compiled
+from steerdesk.engine.errors import InputError
 from steerdesk.engine.generation import GenerationRequest, stream
 from steerdesk.engine.presets import Preset, resolve_preset, save_preset
 from steerdesk.engine.session_spec import SessionSpec
@@ -40,6 +41,7 @@ class Controller(QObject):
     lights_up_done = Signal(str, object)     # text, [(index, value)]
     lights_up_failed = Signal(object)
     focus_changed = Signal(int)              # the feature the user points at (-1: none)
+    classifier_changed = Signal(object)      # the Classifier scoring the columns, or None
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -51,6 +53,7 @@ class Controller(QObject):
         self.editor = PanelEditor(self.panel, self.undo)
         self.run: RunRecord | None = None
         self.focus = -1
+        self.classifier = None           # scores each column as it streams (Tools menu)
         self.compiled_decoding = False   # the Run menu's setting; off by default (docs/benchmarks.md)
         self.worker = EngineWorker()
         self._loads = TaskSlot(self.worker)
@@ -103,7 +106,15 @@ class Controller(QObject):
         if session.catalog is None and self.panel.unit == "max":
             self.panel.set_unit("raw")      # 'x max' needs the catalog's max activations
         self.panel.fill_labels(self.features.label)
+        clf = self.classifier
+        dropped = clf is not None and bool(clf.d_sae) and clf.d_sae != session.sae.d_sae
+        if dropped:
+            self.set_classifier(None)
         self.session_opened.emit(session)
+        if dropped:
+            self.notice.emit("The columns are no longer scored: the classifier was made for an "
+                             f"SAE with {clf.d_sae:,} features, this one has "
+                             f"{session.sae.d_sae:,}")
         if gone:   # after the window's own status for the new session, so that it shows
             self.notice.emit(f"The steering panel had feature(s) {', '.join(map(str, gone[:5]))} "
                              f"that this SAE ({session.sae.d_sae:,} features) does not have; "
@@ -176,24 +187,41 @@ class Controller(QObject):
         feature that was not run."""
         return self.panel.indices()
 
+    def set_classifier(self, classifier) -> None:
+        """Score the columns of the next runs with `classifier` (None: stop scoring). Raises
+        InputError when it was made for an SAE of another size than the open one."""
+        if classifier is not None and self.session is not None and classifier.d_sae \
+                and classifier.d_sae != self.session.sae.d_sae:
+            raise InputError(f"this classifier was made for an SAE with {classifier.d_sae:,} "
+                             f"features; the open SAE has {self.session.sae.d_sae:,}")
+        self.classifier = classifier
+        self.classifier_changed.emit(classifier)
+
+    def request_watch(self) -> list[int]:
+        """What the run reads: the steered features, then the classifier's others."""
+        watch = self.watch_list()
+        extra = self.classifier.features if self.classifier is not None else []
+        return watch + [i for i in dict.fromkeys(extra) if i not in watch]
+
     # -- generation --------------------------------------------------------------------------
     def generate(self, prompt: str, sampling: Sampling, sweep: Sweep | None = None) -> RunRecord:
         """Start a run, replacing the one in progress. Input errors surface via run_failed."""
         if self.session is None:
             raise RuntimeError("no model is open")
         specs, titles = build_variants(self.panel, sweep, self.label)
-        watch = self.watch_list()
+        watch, columns = self.watch_list(), self.request_watch()
         request = GenerationRequest(prompt=prompt, variants=specs,
                                     max_new_tokens=sampling.max_new_tokens,
                                     temperature=sampling.temperature, top_p=sampling.top_p,
-                                    seed=sampling.seed, chat=sampling.chat, watch=watch,
+                                    seed=sampling.seed, chat=sampling.chat, watch=columns,
                                     top_k_features=TOP_FEATURES_PER_TOKEN,
                                     compile=self.compiled_decoding)
         settings = wording.column_settings(specs, bool(self.panel.rows), self.label)
         record = RunRecord(prompt, watch, ["no steering"] + settings, ["baseline"] + titles,
                            chat_requested=sampling.chat, specs=list(specs),
                            unit=self.panel.unit, sampling=sampling,
-                           compile_requested=self.compiled_decoding)
+                           compile_requested=self.compiled_decoding,
+                           classifier=self.classifier, columns=columns)
         self.run = record
         session = self.session
 

@@ -59,6 +59,15 @@ class Menus:
         self.compiled.setCheckable(True)
         self.compiled.setStatusTip(COMPILED_TIP)
 
+        tools = bar.addMenu("&Tools")
+        self._action(tools, "&Classifier from examples…", self.show_classifier_dialog)
+        self.stop_scoring = self._action(tools, "Stop &scoring columns",
+                                         lambda: c.set_classifier(None))
+        self.stop_scoring.setStatusTip("The output columns no longer show a classifier's verdict")
+        self.stop_scoring.setEnabled(False)
+        c.classifier_changed.connect(lambda clf: self.stop_scoring.setEnabled(clf is not None))
+        self.classifier_dialog = None
+
         view = bar.addMenu("&View")
         self.presentation = self._action(view, "&Presentation mode", window.set_presentation,
                                          QKeySequence("F11"))
@@ -117,6 +126,19 @@ class Menus:
         dialog = GalleryDialog(self.w)
         dialog.open_requested.connect(lambda name: self.w.open_pair(SessionSpec(sae=name)))
         dialog.exec()
+
+    def show_classifier_dialog(self):
+        """Two lists of example texts -> the features that separate them and a classifier.
+        Not modal: the user can generate with its verdicts while it stays open."""
+        from steerdesk.ui.classifier_dialog import ClassifierDialog
+
+        if self.classifier_dialog is None:
+            self.classifier_dialog = ClassifierDialog(self.w.c, self.w)
+            self.w.c.session_opened.connect(
+                lambda _s: self.classifier_dialog.card.set_source(self.w.c.features))
+        self.classifier_dialog.show()
+        self.classifier_dialog.raise_()
+        return self.classifier_dialog
 
     def build_evidence_dialog(self) -> None:
         """The feature card's offer: a catalog of evidence from the user's own text."""

@@ -83,8 +83,8 @@ class PanelState:
         return Preset(self.name, self.description, self.unit,
                       [PresetFeature(r.index, r.strength, r.mode, r.label, r.enabled)
                        for r in self.rows if not r.is_vector],
-                      [PresetVector(r.vector, r.strength, r.enabled)
-                       for r in self.rows if r.is_vector])
+                      vectors=[PresetVector(r.vector, r.strength, r.enabled)
+                               for r in self.rows if r.is_vector])
 
     def snapshot(self) -> tuple[list[PanelRow], str, str]:
         return [replace(r) for r in self.rows], self.unit, self.name

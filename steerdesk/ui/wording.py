@@ -181,3 +181,21 @@ def finished_status(record) -> tuple[str, str] | None:
 def settings_problems(problems: list[str]) -> str:
     """One line for settings that could not be read and were reset to their defaults."""
     return "Some settings could not be read and were reset: " + "; ".join(problems)[:200]
+
+
+def verdict(names, p_a: float) -> str:
+    """A classifier's answer in words: 'probably “spam” (83% sure)'. p_a: P(names[0])."""
+    side, p = (names[0], p_a) if p_a >= 0.5 else (names[1], 1.0 - p_a)
+    how = "clearly" if p >= 0.9 else "probably" if p >= 0.7 else "leaning towards"
+    return f"{how} “{side}” ({100 * p:.0f}% sure)"
+
+
+def accuracy_words(accuracy: float | None, n_a: int, n_b: int) -> str:
+    """How well the classifier sorted the examples it learned from, and what that means."""
+    if accuracy is None:
+        return ""
+    right = round(accuracy * (n_a + n_b))
+    warn = (" With this few examples that says little: try it on texts it has not seen."
+            if n_a + n_b < 20 else "")
+    return (f"It puts {right} of the {n_a + n_b} example texts on the right side "
+            f"({100 * accuracy:.0f}%).{warn}")

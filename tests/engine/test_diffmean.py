@@ -115,7 +115,7 @@ def test_file_and_preset_round_trip(session, tmp_path):
     v = build_vector(session, A, B, name="cats")
     assert load_vector(save_vector(v, tmp_path / "cats.json")) == v
     preset = Preset("p", "", "raw", [PresetFeature(3, 1.0)],
-                    [PresetVector(v, 1.5), PresetVector(v, -2.0, enabled=False)])
+                    vectors=[PresetVector(v, 1.5), PresetVector(v, -2.0, enabled=False)])
     back = load_preset(save_preset(preset, tmp_path / "p.json"))
     assert back == preset
     spec = back.to_spec()
