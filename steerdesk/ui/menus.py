@@ -61,6 +61,7 @@ class Menus:
 
         tools = bar.addMenu("&Tools")
         self._action(tools, "&Classifier from examples…", self.show_classifier_dialog)
+        self._action(tools, "Steering &vector from examples…", self.vector_dialog)
         self.stop_scoring = self._action(tools, "Stop &scoring columns",
                                          lambda: c.set_classifier(None))
         self.stop_scoring.setStatusTip("The output columns no longer show a classifier's verdict")
@@ -108,6 +109,7 @@ class Menus:
         m.addAction("&Save steering as preset…", self.save_preset_dialog)
         m.addAction("&Load preset…", self.load_preset_dialog)
         m.addAction("&Clear the panel", self.w.c.editor.clear)
+        m.addAction("Steering &vector from examples…", self.vector_dialog)
         for title, folder in self.w.c.preset_folders():
             found = list_presets(folder)
             if not found:
@@ -150,6 +152,15 @@ class Menus:
         dialog = EvidenceDialog(c.session, c.worker, self.w)
         dialog.built.connect(c.catalog_built)
         dialog.exec()
+
+    def vector_dialog(self) -> None:
+        """Two lists of example texts -> a steering vector on the panel (built on the worker)."""
+        from steerdesk.ui.vector_dialog import VectorDialog
+
+        if self.w.c.session is None:
+            self.w.show_error("Steering vector", InputError("open a model and SAE first"))
+            return
+        VectorDialog(self.w.c, self.w).exec()
 
     def save_preset_dialog(self) -> None:
         folder = config.user_presets_dir()
