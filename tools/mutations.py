@@ -58,6 +58,11 @@ WK = "steerdesk/ui/worker.py"
 CTL = "steerdesk/ui/controller.py"
 GEN_CLI = "steerdesk/cli/generate.py"
 PARSING = "steerdesk/cli/parsing.py"
+DM = "steerdesk/engine/diffmean.py"
+PRE = "steerdesk/engine/presets.py"
+VEC_ENGINE = "tests/engine/test_diffmean.py"
+VEC_CLI = "tests/cli/test_vectors_cli.py"
+VEC_UI = "tests/ui/test_ui_vectors.py"
 
 M = Mutation
 MUTATIONS: list[Mutation] = [
@@ -439,4 +444,60 @@ MUTATIONS: list[Mutation] = [
       "        return self.panel.indices() + ([self.focus] if self.focus >= 0 and self.focus "
       "not in self.panel.indices() else [])\n", UI_WORKER,
       "browsing a feature adds a plot line for a feature that was not steered"),
+    # ---- steering vectors from examples (DiffMean) ---------------------------------------
+    M("vector-mean-per-text", "vectors", DM,
+      "    return torch.cat(kept).sum(0), kept",
+      "    return torch.stack([k.mean(0) for k in kept]).sum(0) * sum(k.shape[0] for k in kept) "
+      "/ len(kept), kept",
+      (VEC_ENGINE,), "the vector weighs a short text as much as a long one"),
+    M("vector-keeps-bos", "vectors", DM,
+      "    kept = [h[keep] for _ids, h, keep in hook_activations(session, texts)]",
+      "    kept = [h for _ids, h, keep in hook_activations(session, texts)]",
+      (VEC_ENGINE,), "the BOS position, the same in both sets, is averaged in"),
+    M("vector-b-minus-a", "vectors", DM,
+      "    direction = sum_a / n_a - sum_b / n_b", "    direction = sum_b / n_b - sum_a / n_a",
+      (VEC_ENGINE,), "the vector points away from the concept"),
+    M("vector-typical-mean-abs", "vectors", DM,
+      "    typical = float(proj.pow(2).mean().sqrt())", "    typical = float(proj.abs().mean())",
+      (VEC_ENGINE,), "1.0 x typical is not the root-mean-square size along the vector"),
+    M("vector-typical-not-applied", "vectors", DM,
+      "        return float(strength) * self.typical * self.unit()",
+      "        return float(strength) * self.unit()",
+      (VEC_ENGINE,), "a vector's strength is in raw units, not x typical"),
+    M("vector-not-unit", "vectors", DM, "        return d / d.norm()", "        return d",
+      (VEC_ENGINE,), "strengths scale with the raw mean difference's length"),
+    M("vector-steers-the-baseline", "vectors", ST,
+      "                    extra[r] += v.vector.added(v.strength)",
+      "                    extra += v.vector.added(v.strength)",
+      (VEC_ENGINE,), "the baseline column is steered by the vector too"),
+    M("vector-replaces-feature-adds", "vectors", ST,
+      "        self.add_vec = extra if self.add_vec is None else self.add_vec + extra",
+      "        self.add_vec = extra", (VEC_ENGINE,),
+      "a column with features and a vector steers with the vector only"),
+    M("vector-width-unchecked", "vectors", DM,
+      "        if self.d_model != d_model:", "        if False:",
+      (VEC_ENGINE, VEC_CLI, VEC_UI), "a vector for another model fails with a traceback"),
+    M("vector-preset-dmodel-unchecked", "vectors", DM,
+      "    if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model != len(direction):",
+      "    if isinstance(d_model, bool) or not isinstance(d_model, int):",
+      (VEC_ENGINE,), "a preset whose d_model disagrees with its direction is read"),
+    M("vector-preset-disabled-applied", "vectors", PRE,
+      "                                     for v in self.vectors if v.enabled])",
+      "                                     for v in self.vectors])",
+      (VEC_ENGINE,), "a switched-off vector in a preset still steers"),
+    M("vector-compiled-not-loaded", "vectors", BUF,
+      "            if hook.add_vec is not None:", "            if hook.add_features:",
+      (VEC_ENGINE,), "compiled decoding drops a column's vectors when no feature is added"),
+    M("vector-cli-column-dropped", "vectors", GEN_CLI,
+      "    if column is not None:\n        request.variants.append(column)",
+      "    if column is not None:\n        pass",
+      (VEC_CLI,), "generate --vector steers nothing"),
+    M("vector-panel-row-not-steered", "vectors", "steerdesk/ui/panel_state.py",
+      "                                     for r in self.rows if r.enabled and r.is_vector])",
+      "                                     for r in self.rows if False])",
+      (VEC_UI,), "the vector row in the app's panel steers nothing"),
+    M("vector-unit-switch-converts", "vectors", "steerdesk/ui/panel_commands.py",
+      "            m = None if r.is_vector else self.max_of(r.index)",
+      "            m = 2.0 if r.is_vector else self.max_of(r.index)",
+      (VEC_UI,), "switching the unit rescales a vector's x typical strength"),
 ]

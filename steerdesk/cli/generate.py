@@ -31,6 +31,22 @@ strength and units:
   of each feature's max activation in the catalog beside the SAE ("2x max"). The JSON record
   keeps both, with the max activation used, so --replay does not depend on the catalog.
 
+steering vectors:
+  --vector FILE=STRENGTH adds a vector made by 'steerdesk vectors build' at STRENGTH times its
+  typical size (1 = one typical activation along it). All --vector items together make one
+  column of their own, after the --steer and --preset columns; to steer with features and a
+  vector in one column, save both in a preset in the app.
+
+rules (conditional steering):
+  when CONDITION then ACTION [for N]. CONDITION: 12>3.5 or 12<0.2x (feature 12's activation,
+  raw or in x max), classifier FILE.json>0.8 (a saved classifier's score), text "word" (a whole
+  word, any case) or text /regex/ (the text generated so far). ACTION: items as in --steer
+  (40=8,7=clamp:3,9=ablate; strengths ending in x are in x max), or stop (the column ends).
+  A rule holding at a token steers the next N tokens, or with no 'for N' the next token only
+  (so: for as long as it holds). Conditions read the activation as it reaches the SAE's hook.
+  --mode and --unit do not apply to rules. Examples:
+    --rule "when 12>3.5 then 40=8 for 5"   --rule 'when text "bridge" then stop'
+
 greedy and sampled:
   --temperature 0 (default) is greedy; top-k, top-p and the seed apply when it is above 0.
   Every column draws its token with the same noise, so differences come from steering alone.
@@ -73,9 +89,16 @@ def add_steering_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--steer", action="append", default=[], metavar="SPEC",
                    help="one steered column: IDX=STRENGTH[,IDX=MODE:STRENGTH,IDX=ablate...]; "
                         "repeat for more columns (default: none, the baseline alone)")
+    g.add_argument("--rule", action="append", default=[], metavar="RULE",
+                   help="one more column, unsteered until its rule holds: 'when 12>3.5 then "
+                        "40=8 for 5' (see 'rules' below); several rules of one column are "
+                        "joined with ';'; repeat for more columns (default: none)")
     g.add_argument("--preset", metavar="FILE_OR_NAME",
                    help="one more column from a preset file, or from a preset of the loaded "
                         "pack by its name (default: none)")
+    g.add_argument("--vector", action="append", default=[], metavar="FILE=STRENGTH",
+                   help="a steering vector file (steerdesk vectors build) at STRENGTH x its "
+                        "typical size; all --vector items make one more column (default: none)")
     g.add_argument("--mode", choices=("add", "clamp", "ablate"), default="add",
                    help="the mode of items given as plain IDX=STRENGTH")
     g.add_argument("--unit", choices=("raw", "max"), default="raw",
@@ -130,18 +153,34 @@ def build_variants(args: argparse.Namespace) -> list:
     """The --steer columns, in order; notes about them (a strength with ablate) become warnings."""
     from steerdesk.engine.steering import parse_spec
 
+    from steerdesk.engine.rules import ClassifierCondition, parse_rules
+    from steerdesk.engine.steering import SteeringSpec
+
     notes: list[str] = []
     variants = [parse_spec(s, args.mode, args.unit, notes) for s in args.steer]
     for note in notes:
         warn(note)
+    for text in args.rule:
+        rules = parse_rules(text)
+        for rule in rules:   # a classifier file is read now: a bad one costs no model load
+            if isinstance(rule.condition, ClassifierCondition):
+                rule.condition.load()
+        variants.append(SteeringSpec(rules=rules))
     return variants
+
+
+def steered_features(variants) -> list[int]:
+    """The features a run steers, fixed or by rule: what --watch is by default."""
+    found = {f.index for v in variants for f in v.features}
+    for v in variants:
+        found.update(f.index for r in v.rules if not r.stops for f in r.action)
+    return sorted(found)
 
 
 def build_request(args: argparse.Namespace, variants: list):
     from steerdesk.engine.generation import GenerationRequest
 
-    watch = _int_list(args.watch, "--watch") if args.watch else sorted(
-        {f.index for v in variants for f in v.features})
+    watch = _int_list(args.watch, "--watch") if args.watch else steered_features(variants)
     request = GenerationRequest(
         prompt=args.prompt, variants=variants, max_new_tokens=args.max_new_tokens,
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
@@ -170,16 +209,21 @@ def run(args: argparse.Namespace) -> int:
     if not args.prompt:
         raise InputError("there is no prompt; give one with --prompt TEXT, or rerun a record "
                          "with --replay RUN.json")
+    from steerdesk.cli.vectors import read_vector_args, vector_column
     from steerdesk.engine.generation import generate
     from steerdesk.engine.presets import resolve_preset
 
     request = build_request(args, build_variants(args))
+    vectors = read_vector_args(args)
     warn_about_sampling(args)
     session = open_session_from_args(args, quiet=wants_json(args))
     if args.preset:
         request.variants.append(resolve_preset(args.preset, session.sae_path).to_spec())
         if not args.watch:
-            request.watch = sorted({f.index for v in request.variants for f in v.features})
+            request.watch = steered_features(request.variants)
+    column = vector_column(vectors, session)
+    if column is not None:
+        request.variants.append(column)
     if args.compile:
         _compile_ahead(session, request, quiet=wants_json(args))
     result = generate(session, request)

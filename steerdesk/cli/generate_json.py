@@ -17,10 +17,15 @@ def feature_values(indices, values) -> list[dict[str, Any]]:
     return [{"index": int(i), "activation": float(v)} for i, v in zip(indices, values)]
 
 
+def has_rules(request) -> bool:
+    return any(v.rules for v in request.variants)
+
+
 def token_object(request, *, token_id=None, text=None, logprob=None, with_logprob=True,
-                 watched=(), top=()) -> dict[str, Any]:
-    """One token: its id and text where there are some, its log-prob, and the readout asked for
-    (watched features in request.watch order, the top features by activation)."""
+                 watched=(), top=(), held=None, acting=None) -> dict[str, Any]:
+    """One token: its id and text where there are some, its log-prob, the readout asked for
+    (watched features in request.watch order, the top features by activation) and, in a run
+    with rules, which of its column's rules held at it and which steered it."""
     item: dict[str, Any] = {}
     if token_id is not None:
         item["id"], item["text"] = token_id, text
@@ -30,12 +35,17 @@ def token_object(request, *, token_id=None, text=None, logprob=None, with_logpro
         item["watched"] = feature_values(request.watch, watched)
     if request.top_k_features > 0:
         item["top_features"] = [{"index": int(i), "activation": float(v)} for i, v in top]
+    if held is not None and has_rules(request):
+        item["rules_held"], item["rules_acting"] = list(held), list(acting)
     return item
 
 
-def _finish(row, done_reason: str) -> str:
+def _finish(row, done_reason: str, spec=None) -> str:
     if row.tokens and row.tokens[-1].finished:
-        return "eos"
+        stopped = spec is not None and any(spec.rules[k].stops for k in row.tokens[-1].rules_held)
+        return "rule" if stopped else "eos"
+    if spec is not None and not row.tokens and any(r.stops for r in spec.rules):
+        return "rule"   # a stop rule held at the prompt's last token
     return "cancelled" if done_reason == "cancelled" else "length"
 
 
@@ -53,15 +63,17 @@ def column_object(session, request, spec, row, done_reason: str, prompt_ids=()) 
     prompt_lp = row.prompt_logprobs or [None] * len(row.prompt_activations)
     steering = None
     if spec is not None:
-        steering = {**steering_record(spec, session), "positions": request.positions}
+        steering = {**steering_record(spec, session), "positions": request.positions,
+                    "rules": [rule.to_text() for rule in spec.rules]}
     return {
         "name": row.name, "kind": "baseline" if spec is None else "steered",
-        "steering": steering, "text": row.text, "finish_reason": _finish(row, done_reason),
+        "steering": steering, "text": row.text, "finish_reason": _finish(row, done_reason, spec),
         "metrics": {"new_tokens": len(row.tokens),
                     "mean_logprob": sum(logprobs) / len(logprobs) if logprobs else None,
                     **_costs(session, request, prompt_ids, row)},
         "tokens": [token_object(request, token_id=t.token_id, text=t.text, logprob=t.logprob,
-                                watched=t.activations, top=t.top_features) for t in row.tokens],
+                                watched=t.activations, top=t.top_features, held=t.rules_held,
+                                acting=t.rules_acting) for t in row.tokens],
         "prompt_tokens": [token_object(request, logprob=lp, with_logprob=request.prompt_logprobs,
                                        watched=w, top=top)
                           for lp, w, top in zip(prompt_lp, row.prompt_activations,

@@ -75,7 +75,34 @@ def variant_from_column(column: dict, where: str):
     except (KeyError, TypeError, ValueError):
         raise InputError(f"{where}: column {column.get('name')!r} has no readable steering "
                          "features (index, mode, raw_strength)") from None
-    return SteeringSpec(features, unit="raw", name=str(column.get("name", "")))
+    texts = steering.get("rules") or []
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise InputError(f"{where}: column {column.get('name')!r}: 'rules' is not a list of "
+                         "rule texts")
+    from steerdesk.engine.rules import parse_rule
+
+    return SteeringSpec(features, unit="raw", name=str(column.get("name", "")),
+                        rules=[parse_rule(t) for t in texts],
+                        vectors=recorded_vectors(steering, column, where))
+
+
+def recorded_vectors(steering: dict, column: dict, where: str) -> list:
+    """The column's steering vectors, rebuilt from the record (which holds them whole)."""
+    from steerdesk.engine.diffmean import vector_from_json
+    from steerdesk.engine.steering import VectorSteer
+
+    raw = steering.get("vectors") or []
+    if not isinstance(raw, list):
+        raise InputError(f"{where}: column {column.get('name')!r}: steering.vectors is not a list")
+    out = []
+    for n, item in enumerate(raw):
+        at = f"{where}: column {column.get('name')!r} steering.vectors[{n}]"
+        if not isinstance(item, dict) or isinstance(item.get("strength"), bool) \
+                or not isinstance(item.get("strength"), (int, float)):
+            raise InputError(f"{at} has no numeric strength")
+        out.append(VectorSteer(vector_from_json(item.get("vector"), f"{at}.vector"),
+                               float(item["strength"])))
+    return out
 
 
 def _version_notes(record: dict) -> None:

@@ -24,8 +24,16 @@ def describe_feature(f: FeatureSteer, unit: str, label_of: LabelOf | None = None
     return f"{f.mode} {name} {f.strength:+.2f}{unit_suffix(unit)}"
 
 
+def describe_vector(name: str, strength: float) -> str:
+    """'vector formal +1.50x typical'."""
+    return f"vector {name} {strength:+.2f}x typical"
+
+
 def describe_spec(spec: SteeringSpec, label_of: LabelOf | None = None, *,
                   empty: str = "no steering") -> str:
-    """Every enabled feature of a variant, joined with '; '."""
+    """Every enabled feature and steering vector of a variant, then its rules, joined with
+    '; '."""
     parts = [describe_feature(f, spec.unit, label_of) for f in spec.features]
+    parts += [describe_vector(v.vector.name, v.strength) for v in getattr(spec, "vectors", ())]
+    parts += [rule.describe(label_of) for rule in getattr(spec, "rules", None) or []]
     return "; ".join(parts) or empty

@@ -21,6 +21,7 @@ import torch
 
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.prompt_fit import context_limit, fit_prompt
+from steerdesk.engine.prompt_fit import position_limit as _position_limit
 from steerdesk.engine.sampling import CoupledSampler, _top_p_filter  # noqa: F401  (re-exported)
 from steerdesk.engine.session import Session
 from steerdesk.engine.steering import SteeringHook, SteeringSpec
@@ -80,6 +81,8 @@ class RowToken:
     activations: list[float]          # watched features, in request.watch order
     top_features: list[tuple[int, float]]
     finished: bool
+    rules_held: list[int] = field(default_factory=list)     # this row's variant's rules that
+    rules_acting: list[int] = field(default_factory=list)   # held here / steered this position
 
 
 @dataclass
@@ -306,28 +309,18 @@ def _eos_ids(session: Session) -> set[int]:
     return ids
 
 
-def _position_limit(model) -> int | None:
-    """How many positions a model with learned position embeddings (GPT-2's wpe, OPT's) can
-    take; None for rotary and other schemes, which have no hard end."""
-    for name, module in model.named_modules():
-        if name.rsplit(".", 1)[-1] in ("wpe", "embed_positions") and isinstance(
-                module, torch.nn.Embedding):
-            return int(module.num_embeddings)
-    return None
-
-
 def _prompt_logprobs(model, prompt: torch.Tensor, hook: SteeringHook
                      ) -> list[list[float | None]]:
     """[row][position]: each prompt token's log-prob given the ones before it, under each row's
     own (steered) distribution; None for the first token, which nothing predicts. The prompt's
     pass keeps only its last position's logits, so this is one more pass with every row and
     every position's logits, made only when asked for."""
-    hook.in_prefill = True   # steered as the prompt's pass was (positions="generated": not)
+    hook.in_prefill = hook.replaying = True   # steered as the prompt's pass was; rules unread
     try:
         with torch.inference_mode():
             logits = model(input_ids=prompt, use_cache=False).logits
     finally:
-        hook.in_prefill = False
+        hook.in_prefill = hook.replaying = False
     target = prompt[:, 1:].unsqueeze(-1)
     lp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, target).squeeze(-1)
     return [[None, *row] for row in lp.tolist()]
@@ -359,8 +352,11 @@ def stream(session: Session, request: GenerationRequest,
     hook = SteeringHook(session.sae, request.variants, positions=request.positions,
                         max_acts=session.max_acts, watch=request.watch,
                         top_k=request.top_k_features)
-    handle = (session.hook.register(_widening(hook, rows)) if (hook.steers or hook.reads)
-              else None)
+    gates = hook.gates
+    if gates is not None:
+        gates.set_text([""] * rows)   # at the prompt's last token no text is generated yet
+    handle = (session.hook.register(_widening(hook, rows))
+              if (hook.steers or hook.reads or gates is not None) else None)
     n_watch, k = len(request.watch), hook.top_k
     run = None
     try:
@@ -390,6 +386,8 @@ def stream(session: Session, request: GenerationRequest,
         sampler = CoupledSampler(request, rows, logits.shape[-1], device, prompt[0])
         eos = _eos_ids(session) if request.stop_at_eos else set()
         finished = [False] * rows
+        if gates is not None:   # a stop rule that held at the prompt's last token
+            finished = [gates.row_flags(f, r)[2] for r, f in enumerate(gates.flags().tolist())]
         decoders = [IncrementalText(tok) for _ in range(rows)]
         reason, step, first = "length", 0, None
         pending = None   # tokens whose forward pass waits until the next step is asked for
@@ -402,17 +400,25 @@ def stream(session: Session, request: GenerationRequest,
                 pending = None
             tokens, logprobs = sampler(logits)
             token_list = tokens.tolist()
-            need_forward = step + 1 < request.max_new_tokens or hook.reads
+            now = hook.reads or gates is not None   # the event reports this token's pass
+            need_forward = step + 1 < request.max_new_tokens or now
             newly_done = [not finished[r] and token_list[r] in eos for r in range(rows)]
+            pieces = ["" if finished[r] or newly_done[r] else decoders[r].push(token_list[r])
+                      for r in range(rows)]
+            if gates is not None:   # text conditions hold from this token's position on
+                gates.set_text([d.text for d in decoders])
             feed = tokens.clone()
-            if need_forward and hook.reads:
+            if need_forward and now:
                 # The event reports this token's activations, which its forward pass computes.
                 past, logits = forward(feed.unsqueeze(1), past)
             elif need_forward:
                 # Nothing to read: show the token first, compute the next one after.
                 pending = feed
             # One transfer per step for everything the event reports.
-            lp = logprobs.tolist()
+            lp, flags = logprobs.tolist(), None
+            if gates is not None:   # the rules' flags ride along with the log-probs
+                both = torch.cat([logprobs.unsqueeze(1).float(), gates.flags()], 1).tolist()
+                lp, flags = [b[0] for b in both], [b[1:] for b in both]
             acts = hook.last_watch[:, -1, :].tolist() if n_watch else [[] for _ in range(rows)]
             tops = ([list(zip(i, v)) for i, v in zip(hook.last_top[1][:, -1].tolist(),
                                                      hook.last_top[0][:, -1].tolist())]
@@ -422,10 +428,10 @@ def stream(session: Session, request: GenerationRequest,
                 if finished[r]:
                     row_tokens.append(RowToken(None, "", None, [], [], True))
                     continue
-                tid = token_list[r]
-                piece = "" if newly_done[r] else decoders[r].push(tid)
-                row_tokens.append(RowToken(tid, piece, lp[r], acts[r], tops[r], newly_done[r]))
-                finished[r] = newly_done[r]
+                held, acting, stop = gates.row_flags(flags[r], r) if flags else ([], [], False)
+                finished[r] = newly_done[r] or stop
+                row_tokens.append(RowToken(token_list[r], pieces[r], lp[r], acts[r], tops[r],
+                                           finished[r], held, acting))
             if first is None:
                 first = time.perf_counter() - t0
             yield StepEvent(step, row_tokens)

@@ -4,7 +4,16 @@
      "features": [{"index": 12, "label": "German text", "mode": "add", "strength": 1.5}]}
 
 Optional keys: "enabled" per feature (default true; disabled features are kept in the file but
-not applied), "steerdesk_preset": format version. The app and the CLI read and write this format.
+not applied), "rules": conditional steering, each rule as its text (engine/rule_grammar.py,
+e.g. ["when 12>3.5 then 40=8 for 5"]; default none), "steerdesk_preset": format version, and
+"vectors": steering vectors built from examples (engine/diffmean.py), each
+
+    {"name": "formal", "strength": 1.0, "direction": [d_model numbers], "typical": 3.2,
+     "hook": "blocks.6.hook_resid_post", "model": "...", "d_model": 768, "enabled": true}
+
+with the strength in multiples of its typical activation (1.0 adds one typical activation
+along the direction). A preset without "vectors" has none. The app and the CLI read and write
+this format; presets from before rules and vectors stay valid.
 """
 
 from __future__ import annotations
@@ -16,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from steerdesk.engine import atomic
+from steerdesk.engine.diffmean import SteeringVector, vector_from_json
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.rules import Rule, parse_rule
 from steerdesk.engine.sae.files import read_json_value
-from steerdesk.engine.steering import MODES, UNITS, FeatureSteer, SteeringSpec
+from steerdesk.engine.steering import MODES, UNITS, FeatureSteer, SteeringSpec, VectorSteer
 
 FORMAT_VERSION = 1
 
@@ -33,15 +44,27 @@ class PresetFeature:
 
 
 @dataclass
+class PresetVector:
+    vector: SteeringVector
+    strength: float            # x typical
+    enabled: bool = True
+
+
+@dataclass
 class Preset:
     name: str
     description: str = ""
     unit: str = "max"
     features: list[PresetFeature] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    vectors: list[PresetVector] = field(default_factory=list)
 
     def to_spec(self) -> SteeringSpec:
         return SteeringSpec([FeatureSteer(f.index, f.strength, f.mode, f.label)
-                             for f in self.features if f.enabled], unit=self.unit, name=self.name)
+                             for f in self.features if f.enabled], unit=self.unit, name=self.name,
+                            rules=list(self.rules),
+                            vectors=[VectorSteer(v.vector, v.strength)
+                                     for v in self.vectors if v.enabled])
 
     def to_json(self) -> dict[str, Any]:
         feats = []
@@ -50,8 +73,15 @@ class Preset:
             if not f.enabled:
                 item["enabled"] = False
             feats.append(item)
-        return {"steerdesk_preset": FORMAT_VERSION, "name": self.name,
-                "description": self.description, "unit": self.unit, "features": feats}
+        out = {"steerdesk_preset": FORMAT_VERSION, "name": self.name,
+               "description": self.description, "unit": self.unit, "features": feats}
+        if self.rules:
+            out["rules"] = [rule.to_text() for rule in self.rules]
+        if self.vectors:   # left out when there are none: older steerdesks read the file
+            out["vectors"] = [{**v.vector.to_json(), "strength": v.strength,
+                               **({} if v.enabled else {"enabled": False})}
+                              for v in self.vectors]
+        return out
 
 
 def parse_preset(data: Any, where: str) -> Preset:
@@ -83,7 +113,32 @@ def parse_preset(data: Any, where: str) -> Preset:
             raise InputError(f"{at}.strength must be a finite number, not {strength!r}")
         features.append(PresetFeature(index, float(strength), mode, str(item.get("label", "")),
                                       bool(item.get("enabled", True))))
-    return Preset(name.strip(), str(data.get("description", "")), unit, features)
+    texts = data.get("rules", [])
+    if not isinstance(texts, list):
+        raise InputError(f"{where}: field 'rules' must be a list of rule texts")
+    rules = []
+    for n, text in enumerate(texts):
+        try:
+            rules.append(parse_rule(text))
+        except InputError as exc:
+            raise InputError(f"{where}: rules[{n}]: {exc.message}") from None
+    return Preset(name.strip(), str(data.get("description", "")), unit, features, rules,
+                  parse_vectors(data.get("vectors", []), where))
+
+
+def parse_vectors(raw: Any, where: str) -> list[PresetVector]:
+    if not isinstance(raw, list):
+        raise InputError(f"{where}: field 'vectors' must be a list")
+    vectors = []
+    for n, item in enumerate(raw):
+        at = f"{where}: vectors[{n}]"
+        vector = vector_from_json(item, at)
+        strength = item.get("strength", 0.0)
+        if not isinstance(strength, (int, float)) or isinstance(strength, bool) \
+                or not math.isfinite(strength):
+            raise InputError(f"{at}.strength must be a finite number, not {strength!r}")
+        vectors.append(PresetVector(vector, float(strength), bool(item.get("enabled", True))))
+    return vectors
 
 
 def load_preset(path: str | Path) -> Preset:

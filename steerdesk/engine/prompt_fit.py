@@ -5,6 +5,8 @@ as models are trained with it there."""
 
 from __future__ import annotations
 
+import torch
+
 from steerdesk.engine.errors import InputError
 
 
@@ -34,3 +36,13 @@ def fit_prompt(ids: list[int], limit: int | None, max_new_tokens: int,
                          field="max_new_tokens")
     kept = head + ids[len(ids) - room:]
     return kept, len(ids) - len(kept)
+
+
+def position_limit(model) -> int | None:
+    """How many positions a model with learned position embeddings (GPT-2's wpe, OPT's) can
+    take; None for rotary and other schemes, which have no hard end."""
+    for name, module in model.named_modules():
+        if name.rsplit(".", 1)[-1] in ("wpe", "embed_positions") and isinstance(
+                module, torch.nn.Embedding):
+            return int(module.num_embeddings)
+    return None

@@ -63,6 +63,9 @@ def steering_record(spec, session) -> dict[str, Any]:
                          "mode": f.mode, "strength": f.strength,
                          "raw_strength": raw_strength(f, spec.unit, session.max_acts),
                          "max_activation": peak})
+    # A vector's strength is in x typical; raw_norm is the length of what it adds.
+    vectors = [{"strength": v.strength, "raw_norm": abs(v.strength) * v.vector.typical,
+                "vector": v.vector.to_json()} for v in spec.vectors]
     return {"unit": spec.unit,
             "catalog": catalog_record(session.catalog) if spec.unit == "max" else None,
-            "features": features}
+            "features": features, "vectors": vectors}

@@ -63,28 +63,50 @@ def max_positions(model) -> int | None:
     return None
 
 
-def text_activations(session, texts: Sequence[str], *, max_tokens: int = 512, batch: int = 8
-                     ) -> list[tuple[list[int], torch.Tensor, torch.Tensor]]:
-    """For each text: its token ids, the feature activations [n, d_sae] (float32, CPU), and a
-    bool mask [n] that is False at special tokens (BOS/EOS/pad...)."""
+def _hook_batches(session, texts: Sequence[str], max_tokens: int, batch: int):
+    """(token ids of each text in the batch, the activation at the hook [rows, T, d]) per batch
+    of texts, right-padded; the forward pass stops at the hook."""
     tok = session.tokenizer
-    specials = special_ids(tok)
     limit = min(max_tokens, max_positions(session.model) or max_tokens)
     encoded = [[int(i) for i in tok(t, add_special_tokens=True)["input_ids"]][:limit]
                for t in texts]
-    out: list[tuple[list[int], torch.Tensor, torch.Tensor]] = []
     dev = session.lm.device
     pad = pad_id_of(tok)
     for start in range(0, len(encoded), batch):
         part = encoded[start: start + batch]
         nonempty = [s if s else [pad] for s in part]
         ids, mask = pad_batch(nonempty, pad, dev)
-        hidden = capture_at(session.model, session.hook, ids, mask)
+        yield part, capture_at(session.model, session.hook, ids, mask)
+
+
+def _kept(ids: Sequence[int], specials: set[int]) -> torch.Tensor:
+    return torch.tensor([i not in specials for i in ids], dtype=torch.bool)
+
+
+def text_activations(session, texts: Sequence[str], *, max_tokens: int = 512, batch: int = 8
+                     ) -> list[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """For each text: its token ids, the feature activations [n, d_sae] (float32, CPU), and a
+    bool mask [n] that is False at special tokens (BOS/EOS/pad...)."""
+    specials = special_ids(session.tokenizer)
+    out: list[tuple[list[int], torch.Tensor, torch.Tensor]] = []
+    for part, hidden in _hook_batches(session, texts, max_tokens, batch):
         with torch.inference_mode():
             acts = session.sae.encode(hidden).float().cpu()
         for r, s in enumerate(part):
-            keep = torch.tensor([i not in specials for i in s], dtype=torch.bool)
-            out.append((s, acts[r, : len(s)], keep))
+            out.append((s, acts[r, : len(s)], _kept(s, specials)))
+    return out
+
+
+def hook_activations(session, texts: Sequence[str], *, max_tokens: int = 512, batch: int = 8
+                     ) -> list[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """As `text_activations`, with the model's own activation at the SAE's hook [n, d_model]
+    (float32, CPU) in place of the SAE's features."""
+    specials = special_ids(session.tokenizer)
+    out: list[tuple[list[int], torch.Tensor, torch.Tensor]] = []
+    for part, hidden in _hook_batches(session, texts, max_tokens, batch):
+        hidden = hidden.float().cpu()
+        for r, s in enumerate(part):
+            out.append((s, hidden[r, : len(s)], _kept(s, specials)))
     return out
 
 

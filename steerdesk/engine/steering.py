@@ -6,6 +6,8 @@ Modes, for feature i with decoder row d_i (in the model's space):
           decode(a with a_i = s) + (h - decode(a)): the SAE's error term is kept, so only
           feature i changes;
 - ablate: clamp to 0.
+A steering vector (engine/diffmean.py) at strength s adds s * typical * unit(direction), summed
+with the features' adds.
 
 Rows of a batch are variants of one prompt: row 0 is the baseline (never steered); row r >= 1
 carries variant r - 1. One hook call steers all rows at once with batched tensor operations.
@@ -16,13 +18,17 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import torch
 
 from steerdesk.engine.describe import LabelOf, describe_spec
+from steerdesk.engine.diffmean import SteeringVector
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.sae.base import SAE
+
+if TYPE_CHECKING:   # rules.py builds on this module
+    from steerdesk.engine.rules import Rule
 
 MODES = ("add", "clamp", "ablate")
 UNITS = ("raw", "max")
@@ -44,20 +50,37 @@ class FeatureSteer:
                              "number", field="steer")
 
 
+@dataclass(frozen=True)
+class VectorSteer:
+    """A steering vector at a strength in multiples of its typical activation ('x typical')."""
+    vector: SteeringVector
+    strength: float = 0.0
+
+    def __post_init__(self):
+        if not math.isfinite(self.strength):
+            raise InputError(f"steering vector {self.vector.name!r}: strength {self.strength} "
+                             "is not a finite number", field="vector")
+
+
 @dataclass
 class SteeringSpec:
-    """One steered variant: several features at once, strengths in `unit`."""
+    """One steered variant: several features at once, strengths in `unit`; steering vectors
+    beside them, in their own unit (x typical); and rules (engine/rules.py) that steer or stop
+    it when their condition holds."""
 
     features: list[FeatureSteer] = field(default_factory=list)
     unit: str = "raw"
     name: str = ""
+    rules: list[Rule] = field(default_factory=list)
+    vectors: list[VectorSteer] = field(default_factory=list)
 
     def __post_init__(self):
         if self.unit not in UNITS:
             raise InputError(f"strength unit {self.unit!r}: choose raw or max")
 
     def describe(self, label_of: LabelOf | None = None) -> str:
-        """Its name, else its features in words ('add #12 German text +1.50x max; ...')."""
+        """Its name, else its features and rules in words ('add #12 German text +1.50x max;
+        when #3 is above 2, stop')."""
         return self.name or describe_spec(self, label_of)
 
 
@@ -149,6 +172,7 @@ class SteeringHook:
         # strength of 0 leaves the computation untouched.
         adds = {k: v for k, v in adds.items() if v != 0.0}
         self.add_features = sorted({i for (_, i) in adds})
+        self.add_vec: torch.Tensor | None = None   # [rows, 1, d]: everything added, per row
         if self.add_features:
             col = {i: c for c, i in enumerate(self.add_features)}
             coef = torch.zeros(self.rows, len(self.add_features), dtype=dt, device=dev)
@@ -158,6 +182,7 @@ class SteeringHook:
             # One vector per row, summed once here rather than at every step. Normalised SAEs
             # add their decoder rows mapped back to the model's scale.
             self.add_vec = (coef @ rows * sae.model_space_scale()).unsqueeze(1)  # [rows, 1, d]
+        self._add_vectors(variants)
         # Clamp: targets and a mask over the union of clamped features.
         self.clamp_features = sorted({i for (_, i) in clamps})
         if self.clamp_features:
@@ -171,16 +196,38 @@ class SteeringHook:
             self.clamp_index = torch.tensor(self.clamp_features, device=dev)
         self.watch = [sae.check_index(int(i)) for i in watch]
         self.watch_index = torch.tensor(self.watch, dtype=torch.long, device=dev)
-        # Where each watched feature sits among the clamped ones (-1: not clamped).
-        cpos = {i: c for c, i in enumerate(self.clamp_features)}
-        self.watch_clamp_col = [cpos.get(i, -1) for i in self.watch]
+        self.gates = None
+        if any(getattr(v, "rules", None) for v in variants):
+            from steerdesk.engine.rule_gates import RuleGates
+
+            self.gates = RuleGates(sae, variants, max_acts)
+        self.replaying = False   # a second pass over the prompt (its log-probs): rules stay
         self.in_prefill = True
         self.last_watch: torch.Tensor | None = None     # [rows, T, n_watch]
         self.last_top: tuple[torch.Tensor, torch.Tensor] | None = None  # values, indices [rows, T, k]
 
+    def _add_vectors(self, variants: Sequence[SteeringSpec]) -> None:
+        """Steering vectors join the add vector: row r gets the sum of s * typical * unit."""
+        extra = torch.zeros(self.rows, self.sae.d_in, dtype=torch.float32)
+        used = False
+        for r, spec in enumerate(variants, start=1):
+            for v in spec.vectors:
+                v.vector.fit_notes(self.sae.d_in, "", "")   # raises on another width
+                if v.strength != 0.0:
+                    extra[r] += v.vector.added(v.strength)
+                    used = True
+        if not used:
+            return
+        extra = extra.to(device=self.sae.device, dtype=self.sae.dtype).unsqueeze(1)
+        self.add_vec = extra if self.add_vec is None else self.add_vec + extra
+
     @property
     def steers(self) -> bool:
-        return bool(self.add_features or self.clamp_features)
+        return bool(self.add_vec is not None or self.clamp_features)
+
+    @property
+    def has_rules(self) -> bool:
+        return self.gates is not None
 
     @property
     def reads(self) -> bool:
@@ -198,36 +245,52 @@ class SteeringHook:
         sae = self.sae
         steer = self.steers_now
         h = hidden.to(sae.dtype)
+        gates = self.gates
+        # Rules read the activation as it arrives; they act from the position after a hold,
+        # so never in the prompt's pass.
+        acting = gates.read(h, self.in_prefill) if gates is not None and not self.replaying \
+            else None
         if steer:
-            if self.add_features:
+            if self.add_vec is not None:
                 h = h + self.add_vec
             if self.clamp_features:
                 h = apply_clamp(sae, h, self.clamp_index, self.clamp_target, self.clamp_mask)
+        ruled = gates is not None and gates.steers and not self.in_prefill
+        if ruled:
+            h = gates.apply(h, gates.acting if acting is None else acting)
         if self.reads:
-            self._read(h, steer)
-        return h.to(hidden.dtype) if steer else None
+            self._read(h, steer, ruled)
+        return h.to(hidden.dtype) if steer or ruled else None
 
-    def _read(self, h: torch.Tensor, steered: bool) -> None:
+    def _read(self, h: torch.Tensor, steered: bool, ruled: bool = False) -> None:
         """Watched and top-k activations at the hook, after the change. A clamped feature reads
         its clamped value: the model carries on with decode(a with a_i = s) + error."""
         sae = self.sae
-        pinned = steered and bool(self.clamp_features)
+        pins = []   # (index, target [rows, n], mask [rows, n]): fixed clamps, then the rules'
+        if steered and self.clamp_features:
+            pins.append((self.clamp_features, self.clamp_index, self.clamp_target,
+                         self.clamp_mask))
+        if ruled and self.gates.last_clamp is not None:
+            pins.append((self.gates.clamp_features, self.gates.clamp_index,
+                         *self.gates.last_clamp))
         if self.top_k > 0:
             acts = sae.encode(h)
-            if pinned:
-                cur = acts.index_select(-1, self.clamp_index)
-                m = self.clamp_mask.unsqueeze(1).expand_as(cur)
-                new = torch.where(m > 0, self.clamp_target.unsqueeze(1).expand_as(cur), cur)
-                acts = acts.index_copy(-1, self.clamp_index, new)
+            for _, index, target, mask in pins:
+                cur = acts.index_select(-1, index)
+                m = mask.unsqueeze(1).expand_as(cur)
+                new = torch.where(m > 0, target.unsqueeze(1).expand_as(cur), cur)
+                acts = acts.index_copy(-1, index, new)
             top = torch.topk(acts, self.top_k, dim=-1)
             self.last_top = (top.values, top.indices)
             watched = acts.index_select(-1, self.watch_index) if self.watch else None
         else:
             watched = sae.encode_subset(h, self.watch_index) if self.watch else None
-            if watched is not None and pinned:
-                for w, c in enumerate(self.watch_clamp_col):
+            for features, _, target, mask in (pins if watched is not None else ()):
+                cols = {i: c for c, i in enumerate(features)}
+                for w, i in enumerate(self.watch):
+                    c = cols.get(i, -1)
                     if c >= 0:
-                        m = self.clamp_mask[:, c].view(-1, 1)
-                        watched[..., w] = torch.where(
-                            m > 0, self.clamp_target[:, c].view(-1, 1), watched[..., w])
+                        m = mask[:, c].view(-1, 1)
+                        watched[..., w] = torch.where(m > 0, target[:, c].view(-1, 1),
+                                                      watched[..., w])
         self.last_watch = watched

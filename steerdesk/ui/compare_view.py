@@ -48,6 +48,10 @@ class OutputColumn(QWidget):
         self.settings.setWordWrap(True)
         self.settings.setObjectName("hint")
         self.settings.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+        self.score = QLabel()    # the classifier's running verdict (Tools menu); hidden if none
+        self.score.setToolTip("What the chosen classifier makes of this column's text so far "
+                              "(Tools > Classifier from examples)")
+        self.score.hide()
         self.view = TokenView()
         self.colour, self.title_text = "", ""
         layout = QVBoxLayout(self)
@@ -56,6 +60,7 @@ class OutputColumn(QWidget):
         layout.addWidget(self.strip)
         layout.addWidget(self.title)
         layout.addWidget(self.settings)
+        layout.addWidget(self.score)
         layout.addWidget(self.view, 1)
 
     def set_header(self, title: str, settings: str, colour: str) -> None:
@@ -66,6 +71,13 @@ class OutputColumn(QWidget):
         self.title.setToolTip("The colour of this column's lines in the activation plot")
         self.settings.setText(settings)
         self.settings.setToolTip(settings)
+
+    def set_score(self, names, p_a: float | None, scoring: bool) -> None:
+        """`p_a`: the classifier's P(names[0]) for the text so far; None before a token."""
+        self.score.setVisible(scoring)
+        if scoring:
+            self.score.setText("Classifier: " + ("waiting for text…" if p_a is None
+                                                 else wording.verdict(names, p_a)))
 
     def text(self) -> str:
         return self.view.row.text if self.view.row else ""
@@ -299,6 +311,8 @@ class CompareView(QWidget):
             col.set_header(row.name, row.settings, theme.column_colour(n))
             col.view.label_of = label_of
             col.view.reset(row, record.prompt)
+            clf = record.classifier
+            col.set_score(clf.names if clf else None, None, clf is not None)
         self.columns_split.setSizes([1000] * len(record.rows)
                                     + [0] * (len(self.columns) - len(record.rows)))
         self._align_headers()
@@ -330,9 +344,11 @@ class CompareView(QWidget):
         tint = [i for i in tint if i in record.watch]
         cols = [record.watch.index(i) for i in tint]
         peaks = [record.peak(i) for i in tint]
-        for col in self.columns[: len(record.rows)]:
+        clf = record.classifier
+        for n, col in enumerate(self.columns[: len(record.rows)]):
             col.view.set_tint(cols, peaks)
             col.view.refresh()
+            col.set_score(clf.names if clf else None, record.row_score(n), clf is not None)
         self.tint_legend.setText(tint_legend(tint, self.label_of, picked))
         note = wording.prompt_note(record)
         self.prompt_note.setText(note)

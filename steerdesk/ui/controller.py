@@ -14,6 +14,7 @@ from PySide6.QtGui import QUndoStack
 
 from steerdesk.engine import compiled
 from steerdesk.engine.calibration import Calibration, load_calibration, preset_references
+from steerdesk.engine.errors import InputError
 from steerdesk.engine.generation import GenerationRequest, stream
 from steerdesk.engine.presets import Preset, resolve_preset, save_preset
 from steerdesk.engine.session_spec import SessionSpec
@@ -41,6 +42,7 @@ class Controller(QObject):
     lights_up_done = Signal(str, object)     # text, [(index, value)]
     lights_up_failed = Signal(object)
     focus_changed = Signal(int)              # the feature the user points at (-1: none)
+    classifier_changed = Signal(object)      # the Classifier scoring the columns, or None
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -54,11 +56,13 @@ class Controller(QObject):
         self.editor = PanelEditor(self.panel, self.undo)
         self.run: RunRecord | None = None
         self.focus = -1
+        self.classifier = None           # scores each column as it streams (Tools menu)
         self.compiled_decoding = False   # the Run menu's setting; off by default (docs/benchmarks.md)
         self.worker = EngineWorker()
         self._loads = TaskSlot(self.worker)
         self._runs = TaskSlot(self.worker)
         self._lights = TaskSlot(self.worker)
+        self._vectors = TaskSlot(self.worker)
         self.worker.start()
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
@@ -103,14 +107,27 @@ class Controller(QObject):
         self.calibration = load_calibration(session.sae_path)
         self.references = {}
         gone = self.panel.drop_missing_features(session.sae.d_sae)
+        misfit = self.panel.drop_misfit_vectors(session.sae.d_in)
         if session.catalog is None and self.panel.unit == "max":
             self.panel.set_unit("raw")      # 'x max' needs the catalog's max activations
         self.panel.fill_labels(self.features.label)
+        clf = self.classifier
+        dropped = clf is not None and bool(clf.d_sae) and clf.d_sae != session.sae.d_sae
+        if dropped:
+            self.set_classifier(None)
         self.session_opened.emit(session)
+        if dropped:
+            self.notice.emit("The columns are no longer scored: the classifier was made for an "
+                             f"SAE with {clf.d_sae:,} features, this one has "
+                             f"{session.sae.d_sae:,}")
         if gone:   # after the window's own status for the new session, so that it shows
             self.notice.emit(f"The steering panel had feature(s) {', '.join(map(str, gone[:5]))} "
                              f"that this SAE ({session.sae.d_sae:,} features) does not have; "
                              "they were removed")
+        if misfit:
+            self.notice.emit(f"The steering panel had steering vector(s) "
+                             f"{', '.join(map(repr, misfit[:5]))} built for a model of another "
+                             f"width than this one ({session.sae.d_in}); they were removed")
 
     def catalog_built(self, catalog) -> None:
         """A catalog was just built for the open SAE (the evidence dialog): every view that
@@ -134,7 +151,7 @@ class Controller(QObject):
     def check_preset(self, preset: Preset) -> None:
         if self.session is not None:
             preset_library.check_preset(preset, self.session.sae.d_sae,
-                                        self.session.catalog is not None)
+                                        self.session.catalog is not None, self.session.sae.d_in)
 
     def load_preset(self, value: str | Path) -> Preset:
         """A preset file, or the name of a preset of the open pack, onto the panel (one undo
@@ -202,24 +219,41 @@ class Controller(QObject):
         feature that was not run."""
         return self.panel.indices()
 
+    def set_classifier(self, classifier) -> None:
+        """Score the columns of the next runs with `classifier` (None: stop scoring). Raises
+        InputError when it was made for an SAE of another size than the open one."""
+        if classifier is not None and self.session is not None and classifier.d_sae \
+                and classifier.d_sae != self.session.sae.d_sae:
+            raise InputError(f"this classifier was made for an SAE with {classifier.d_sae:,} "
+                             f"features; the open SAE has {self.session.sae.d_sae:,}")
+        self.classifier = classifier
+        self.classifier_changed.emit(classifier)
+
+    def request_watch(self) -> list[int]:
+        """What the run reads: the steered features, then the classifier's others."""
+        watch = self.watch_list()
+        extra = self.classifier.features if self.classifier is not None else []
+        return watch + [i for i in dict.fromkeys(extra) if i not in watch]
+
     # -- generation --------------------------------------------------------------------------
     def generate(self, prompt: str, sampling: Sampling, sweep: Sweep | None = None) -> RunRecord:
         """Start a run, replacing the one in progress. Input errors surface via run_failed."""
         if self.session is None:
             raise RuntimeError("no model is open")
         specs, titles = build_variants(self.panel, sweep, self.label)
-        watch = self.watch_list()
+        watch, columns = self.watch_list(), self.request_watch()
         request = GenerationRequest(prompt=prompt, variants=specs,
                                     max_new_tokens=sampling.max_new_tokens,
                                     temperature=sampling.temperature, top_p=sampling.top_p,
-                                    seed=sampling.seed, chat=sampling.chat, watch=watch,
+                                    seed=sampling.seed, chat=sampling.chat, watch=columns,
                                     top_k_features=TOP_FEATURES_PER_TOKEN,
                                     compile=self.compiled_decoding, fit_prompt=True)
         settings = wording.column_settings(specs, bool(self.panel.rows), self.label)
         record = RunRecord(prompt, watch, ["no steering"] + settings, ["baseline"] + titles,
                            chat_requested=sampling.chat, specs=list(specs),
                            unit=self.panel.unit, sampling=sampling,
-                           compile_requested=self.compiled_decoding)
+                           compile_requested=self.compiled_decoding,
+                           classifier=self.classifier, columns=columns)
         self.run = record
         session = self.session
 
@@ -242,6 +276,31 @@ class Controller(QObject):
     def stop(self) -> None:
         """Stop the run; it still finishes (reason 'cancelled') through run_finished."""
         self._runs.stop()
+
+    # -- steering vectors from examples -----------------------------------------------------
+    def build_vector(self, texts_a: list[str], texts_b: list[str], name: str, *,
+                     on_done, on_error) -> None:
+        """Build a DiffMean vector on the worker; `on_done(vector)` or `on_error(exc)` follows
+        on the GUI thread. The caller adds it to the panel (`add_vector`)."""
+        from steerdesk.engine.diffmean import build_vector
+
+        if self.session is None:
+            raise RuntimeError("no model is open")
+        session = self.session
+        self._vectors.submit(lambda task: build_vector(session, texts_a, texts_b, name=name),
+                             on_done=on_done, on_error=lambda exc, _tb: on_error(exc))
+
+    def is_building_vector(self) -> bool:
+        return self._vectors.busy()
+
+    def add_vector(self, vector, strength: float = 1.0) -> None:
+        """A vector onto the panel (one undo step); another hook or model is a notice."""
+        if self.session is not None:
+            notes = vector.fit_notes(self.session.sae.d_in, self.session.hook.name,
+                                     self.session.lm.name)
+            if notes:
+                self.notice.emit("; ".join(notes))
+        self.editor.add_vector(vector, strength)
 
     # -- what lights up ----------------------------------------------------------------------
     def lights_up(self, text: str, top: int = 25) -> None:

@@ -65,6 +65,16 @@ class Menus:
         self.compiled.setCheckable(True)
         self.compiled.setStatusTip(COMPILED_TIP)
 
+        tools = bar.addMenu("&Tools")
+        self._action(tools, "&Classifier from examples…", self.show_classifier_dialog)
+        self._action(tools, "Steering &vector from examples…", self.vector_dialog)
+        self.stop_scoring = self._action(tools, "Stop &scoring columns",
+                                         lambda: c.set_classifier(None))
+        self.stop_scoring.setStatusTip("The output columns no longer show a classifier's verdict")
+        self.stop_scoring.setEnabled(False)
+        c.classifier_changed.connect(lambda clf: self.stop_scoring.setEnabled(clf is not None))
+        self.classifier_dialog = None
+
         view = bar.addMenu("&View")
         self.presentation = self._action(view, "&Presentation mode", window.set_presentation,
                                          QKeySequence("F11"))
@@ -109,6 +119,7 @@ class Menus:
         m.addAction("&Save steering as preset…", self.save_preset_dialog)
         m.addAction("&Load preset…", self.load_preset_dialog)
         m.addAction("&Clear the panel", self.w.c.editor.clear)
+        m.addAction("Steering &vector from examples…", self.vector_dialog)
         for title, folder in self.w.c.preset_folders():
             found = list_presets(folder)
             if not found:
@@ -128,6 +139,19 @@ class Menus:
         dialog.open_requested.connect(lambda name: self.w.open_pair(SessionSpec(sae=name)))
         dialog.exec()
 
+    def show_classifier_dialog(self):
+        """Two lists of example texts -> the features that separate them and a classifier.
+        Not modal: the user can generate with its verdicts while it stays open."""
+        from steerdesk.ui.classifier_dialog import ClassifierDialog
+
+        if self.classifier_dialog is None:
+            self.classifier_dialog = ClassifierDialog(self.w.c, self.w)
+            self.w.c.session_opened.connect(
+                lambda _s: self.classifier_dialog.card.set_source(self.w.c.features))
+        self.classifier_dialog.show()
+        self.classifier_dialog.raise_()
+        return self.classifier_dialog
+
     def build_evidence_dialog(self) -> None:
         """The feature card's offer: a catalog of evidence from the user's own text."""
         from steerdesk.ui.evidence_dialog import EvidenceDialog
@@ -138,6 +162,15 @@ class Menus:
         dialog = EvidenceDialog(c.session, c.worker, self.w)
         dialog.built.connect(c.catalog_built)
         dialog.exec()
+
+    def vector_dialog(self) -> None:
+        """Two lists of example texts -> a steering vector on the panel (built on the worker)."""
+        from steerdesk.ui.vector_dialog import VectorDialog
+
+        if self.w.c.session is None:
+            self.w.show_error("Steering vector", InputError("open a model and SAE first"))
+            return
+        VectorDialog(self.w.c, self.w).exec()
 
     def save_preset_dialog(self) -> None:
         folder = config.user_presets_dir()

@@ -10,7 +10,7 @@ from dataclasses import replace
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from steerdesk.engine.presets import Preset
-from steerdesk.ui.panel_state import PanelRow, PanelState
+from steerdesk.ui.panel_state import PanelRow, PanelState, vector_row
 
 _STRENGTH_ID = 1001
 
@@ -106,6 +106,12 @@ class PanelEditor:
         self.stack.push(AddRow(self.state, row))
         return row
 
+    def add_vector(self, vector, strength: float = 1.0) -> PanelRow:
+        """A steering vector as its own row, at `strength` x typical (one undo step)."""
+        row = vector_row(vector, strength)
+        self.stack.push(AddRow(self.state, row))
+        return row
+
     def remove(self, uid: int) -> None:
         self.stack.push(RemoveRow(self.state, uid))
 
@@ -122,12 +128,13 @@ class PanelEditor:
 
     def set_unit(self, unit: str) -> None:
         """Switch the unit and convert each strength, so that it steers as hard as before
-        (2x max = 2 * max activation raw); a feature with no known max keeps its number."""
+        (2x max = 2 * max activation raw); a feature with no known max keeps its number, and
+        a steering vector too (its strength is in x typical in either unit)."""
         if unit == self.state.unit:
             return
         rows = []
         for r in self.state.rows:
-            m = self.max_of(r.index)
+            m = None if r.is_vector else self.max_of(r.index)
             strength = r.strength
             if m and r.mode != "ablate":
                 strength = r.strength * m if unit == "raw" else r.strength / m

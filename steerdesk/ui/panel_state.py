@@ -1,5 +1,6 @@
 """The steering panel as plain data: the rows the user chose, their strengths, modes and
-toggles, and the unit. Widgets read from it and listen to its notifiers; undo lives in
+toggles, and the unit. A row is a feature, or a steering vector built from examples
+(`vector` set, `index` -1, strength in x typical whatever the unit). Widgets read from it and listen to its notifiers; undo lives in
 `panel_commands`, which changes it only through these methods. No Qt here."""
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ import itertools
 from dataclasses import dataclass, field, replace
 
 from steerdesk.engine.describe import LabelOf
-from steerdesk.engine.presets import Preset, PresetFeature
-from steerdesk.engine.steering import FeatureSteer, SteeringSpec
+from steerdesk.engine.diffmean import SteeringVector
+from steerdesk.engine.presets import Preset, PresetFeature, PresetVector
+from steerdesk.engine.steering import FeatureSteer, SteeringSpec, VectorSteer
 from steerdesk.ui import wording
 from steerdesk.ui.notify import Notifier
 
@@ -24,9 +26,20 @@ class PanelRow:
     label: str = ""
     enabled: bool = True
     uid: int = field(default_factory=lambda: next(_row_ids))  # stable across edits, for undo
+    vector: SteeringVector | None = None
+
+    @property
+    def is_vector(self) -> bool:
+        return self.vector is not None
 
     def title(self) -> str:
+        if self.vector is not None:
+            return wording.vector_words(self.vector.name)
         return wording.feature_words(self.index, self.label)
+
+
+def vector_row(vector: SteeringVector, strength: float = 1.0, enabled: bool = True) -> PanelRow:
+    return PanelRow(-1, strength, "add", vector.name, enabled, vector=vector)
 
 
 class PanelState:
@@ -50,23 +63,28 @@ class PanelState:
     def indices(self) -> list[int]:
         seen: list[int] = []
         for r in self.rows:
-            if r.index not in seen:
+            if not r.is_vector and r.index not in seen:
                 seen.append(r.index)
         return seen
 
     def spec(self, name: str = "") -> SteeringSpec:
         """The enabled rows as one steered variant (its words: engine.describe)."""
         return SteeringSpec([FeatureSteer(r.index, r.strength, r.mode, r.label)
-                             for r in self.rows if r.enabled], unit=self.unit,
-                            name=name or self.name)
+                             for r in self.rows if r.enabled and not r.is_vector],
+                            unit=self.unit, name=name or self.name,
+                            vectors=[VectorSteer(r.vector, r.strength)
+                                     for r in self.rows if r.enabled and r.is_vector])
 
     def mode_of(self, index: int, default: str = "add") -> str:
-        return next((r.mode for r in self.rows if r.index == index), default)
+        return next((r.mode for r in self.rows if r.index == index and not r.is_vector),
+                    default)
 
     def to_preset(self) -> Preset:
         return Preset(self.name, self.description, self.unit,
                       [PresetFeature(r.index, r.strength, r.mode, r.label, r.enabled)
-                       for r in self.rows])
+                       for r in self.rows if not r.is_vector],
+                      vectors=[PresetVector(r.vector, r.strength, r.enabled)
+                               for r in self.rows if r.is_vector])
 
     def snapshot(self) -> tuple[list[PanelRow], str, str]:
         return [replace(r) for r in self.rows], self.unit, self.name
@@ -111,9 +129,18 @@ class PanelState:
     def drop_missing_features(self, d_sae: int) -> list[int]:
         """Rows for features this SAE does not have (a panel remembered from another SAE, a
         hand-edited settings file) go: a repair, not an undoable edit. Returns their indices."""
-        gone = [r.index for r in self.rows if not 0 <= r.index < d_sae]
+        gone = [r.index for r in self.rows if not r.is_vector and not 0 <= r.index < d_sae]
         if gone:
-            self.rows = [r for r in self.rows if 0 <= r.index < d_sae]
+            self.rows = [r for r in self.rows if r.is_vector or 0 <= r.index < d_sae]
+            self.rows_changed.emit()
+        return gone
+
+    def drop_misfit_vectors(self, d_model: int) -> list[str]:
+        """Steering vectors of another width than the open model's activation go, as features
+        the SAE does not have do. Returns their names."""
+        gone = [r.vector.name for r in self.rows if r.is_vector and r.vector.d_model != d_model]
+        if gone:
+            self.rows = [r for r in self.rows if not r.is_vector or r.vector.d_model == d_model]
             self.rows_changed.emit()
         return gone
 
@@ -121,11 +148,13 @@ class PanelState:
         """Rows that came without a label (restored before the catalog was known, or from a
         preset that leaves labels out) get the catalog's: a display fill-in, not an edit."""
         for row in self.rows:
-            if not row.label:
+            if not row.label and not row.is_vector:
                 row.label = label_of(row.index) or ""
         self.rows_changed.emit()
 
     def apply_preset(self, preset: Preset) -> None:
         self.description = preset.description
         self.restore(([PanelRow(f.index, f.strength, f.mode, f.label, f.enabled)
-                       for f in preset.features], preset.unit, preset.name))
+                       for f in preset.features]
+                      + [vector_row(v.vector, v.strength, v.enabled) for v in preset.vectors],
+                      preset.unit, preset.name))

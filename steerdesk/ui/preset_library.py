@@ -24,12 +24,17 @@ def preset_folders(sae_path: Path | None) -> list[tuple[str, Path]]:
     return folders
 
 
-def check_preset(preset: Preset, d_sae: int, has_catalog: bool) -> None:
-    """A preset must fit the open SAE: its features exist, and 'x max' needs a catalog."""
+def check_preset(preset: Preset, d_sae: int, has_catalog: bool, d_model: int | None = None
+                 ) -> None:
+    """A preset must fit the open SAE: its features exist, 'x max' needs a catalog, and its
+    steering vectors are as wide as the activation they are added to (`d_model`)."""
     for f in preset.features:
         if f.index >= d_sae:
             raise InputError(f"preset {preset.name!r}: feature {f.index} does not exist in this "
                              f"SAE (it has {d_sae} features); is the preset for another SAE?")
+    for v in preset.vectors if d_model is not None else ():
+        v.vector.fit_notes(d_model, "", "", where=f"preset {preset.name!r}: steering vector "
+                                                  f"{v.vector.name!r}")
     if preset.unit == "max" and not has_catalog:
         raise InputError(f"preset {preset.name!r} uses strengths in x max activation, which "
                          "needs this SAE's catalog; build one with steerdesk catalog build")

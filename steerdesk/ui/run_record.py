@@ -17,7 +17,7 @@ class TokenInfo:
     text: str
     token_id: int
     prob: float | None
-    activations: list[float]             # watched features, in RunRecord.watch order
+    activations: list[float]             # watched features, in RunRecord.columns order
     top_features: list[tuple[int, float]]
 
 
@@ -51,9 +51,15 @@ class RunRecord:
     prompt_cut: int = 0                  # tokens cut from the prompt's start to fit
     context: int | None = None           # the model's positions, where known
     version: int = 0                     # bumped on every change; views compare to redraw
+    classifier: Any = None               # catalog.Classifier scoring each row, or None
+    # Every watched feature, as the request asked: `watch` (the steered ones, plotted) first,
+    # then the classifier's features not among them. Activations come in this order.
+    columns: list[int] = field(default_factory=list)
 
     def __post_init__(self):
         self.rows = [RowRecord(t, s) for t, s in zip(self.row_titles, self.row_settings)]
+        if not self.columns:
+            self.columns = list(self.watch)
 
     def add(self, event) -> None:
         if isinstance(event, PromptEvent):
@@ -75,9 +81,9 @@ class RunRecord:
         self.version += 1
 
     def activation_series(self, row: int, feature: int) -> list[float]:
-        if feature not in self.watch:
+        if feature not in self.columns:
             return []
-        col = self.watch.index(feature)
+        col = self.columns.index(feature)
         return [t.activations[col] if col < len(t.activations) else 0.0
                 for t in self.rows[row].tokens]
 
@@ -85,3 +91,15 @@ class RunRecord:
         """Largest activation of `feature` over all rows: the full tint."""
         values = [v for r in range(len(self.rows)) for v in self.activation_series(r, feature)]
         return max(values, default=0.0)
+
+    def row_score(self, row: int) -> float | None:
+        """The classifier's P(its first set) for row `row`'s tokens so far, each of its
+        features pooled (max or mean, as it was trained) over them; None before a token."""
+        clf = self.classifier
+        if clf is None or not self.rows[row].tokens:
+            return None
+        pooled = []
+        for feature in clf.features:
+            series = self.activation_series(row, feature)
+            pooled.append(max(series) if clf.pool == "max" else sum(series) / len(series))
+        return clf.score_values(pooled)

@@ -38,7 +38,8 @@ def build_variants(panel: PanelState, sweep: Sweep | None,
     if sweep is None:
         return [panel.spec()], [panel.name or "steered"]
     label = label_of(sweep.feature)
-    others = [f for f in panel.spec().features if f.index != sweep.feature]
+    base = panel.spec()
+    others = [f for f in base.features if f.index != sweep.feature]
     mode = panel.mode_of(sweep.feature)
     mode = "add" if mode == "ablate" else mode
     specs, titles = [], []
@@ -46,6 +47,7 @@ def build_variants(panel: PanelState, sweep: Sweep | None,
         title = wording.sweep_title(s, panel.unit)
         feats = others + [FeatureSteer(sweep.feature, s, mode, label or "")]
         specs.append(SteeringSpec(feats, unit=panel.unit,
-                                  name=f"{wording.feature_words(sweep.feature, label)} {title}"))
+                                  name=f"{wording.feature_words(sweep.feature, label)} {title}",
+                                  vectors=list(base.vectors)))
         titles.append(title)
     return specs, titles

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.presets import Preset, parse_preset, write_atomic
+from steerdesk.engine.presets import Preset, parse_preset, parse_vectors, write_atomic
 from steerdesk.engine.session_spec import SessionSpec
 from steerdesk.engine.userfiles import read_json_value
 from steerdesk.ui.config import settings_path
@@ -221,7 +221,8 @@ def _positive_fraction(v: Any) -> float:
 
 
 def _panel(v: Any) -> Preset:
-    """The whole panel if it reads; else the features that read on their own."""
+    """The whole panel if it reads; else the features and steering vectors that read on their
+    own."""
     try:
         return parse_preset(v, "last session")
     except InputError:
@@ -229,6 +230,7 @@ def _panel(v: Any) -> Preset:
             raise
     head = {**v, "name": v.get("name") if isinstance(v.get("name"), str) and v["name"].strip()
             else "my steering"}
+    head.pop("vectors", None)
     if head.get("unit") not in ("max", "raw"):
         head["unit"] = "max"
     features = []
@@ -237,6 +239,12 @@ def _panel(v: Any) -> Preset:
             features += parse_preset({**head, "features": [item]}, "last session").features
         except InputError:
             continue
+    vectors = []
+    for item in v.get("vectors") if isinstance(v.get("vectors"), list) else []:
+        try:
+            vectors += parse_vectors([item], "last session")
+        except InputError:
+            continue
     preset = parse_preset({**head, "features": []}, "last session")
-    preset.features = features
+    preset.features, preset.vectors = features, vectors
     return preset

@@ -20,6 +20,7 @@ from steerdesk.ui import theme
 from steerdesk.ui.controller import Controller
 from steerdesk.ui.feature_row import FeatureRow
 from steerdesk.ui.feature_table import MIME
+from steerdesk.ui.vector_row import VectorRow
 
 EMPTY = ("<b>No steering yet.</b><br>Double-click a feature in the list, drag it here, or "
          "press <i>Add to steering</i> on its card. Then move its slider and press "
@@ -31,7 +32,7 @@ class SteeringPanel(QWidget):
         super().__init__(parent)
         self.c = controller
         self.state = controller.panel
-        self.rows: dict[int, FeatureRow] = {}
+        self.rows: dict[int, FeatureRow | VectorRow] = {}
         self.setAcceptDrops(True)
 
         self.name = QLineEdit(self.state.name)
@@ -58,8 +59,8 @@ class SteeringPanel(QWidget):
         self.c.undo.canRedoChanged.connect(self.redo_button.setEnabled)
         self.undo_button.setEnabled(False)
         self.redo_button.setEnabled(False)
-        self.clear_button = self._tool("Clear", "Remove every feature from the panel",
-                                       self.c.editor.clear)
+        self.clear_button = self._tool("Clear", "Remove every feature and steering vector from "
+                                       "the panel", self.c.editor.clear)
 
         self.presets_button = QToolButton()
         self.presets_button.setText("Presets")
@@ -152,14 +153,17 @@ class SteeringPanel(QWidget):
             w.deleteLater()
         self.rows = {}
         for n, row in enumerate(self.state.rows):
-            w = FeatureRow(row, theme.feature_colour(n), self.state.unit, self._label)
-            w.set_unit(self.state.unit, self._full(row.index))
-            w.show_row(row)
+            if row.is_vector:
+                w = VectorRow(row, theme.feature_colour(n))
+            else:
+                w = FeatureRow(row, theme.feature_colour(n), self.state.unit, self._label)
+                w.set_unit(self.state.unit, self._full(row.index))
+                w.show_row(row)
             w.edited.connect(self.c.editor.set)
             w.remove_clicked.connect(self.c.editor.remove)
             w.drag_finished.connect(self.c.editor.end_drag)
             w.focus_clicked.connect(self.c.set_focus)
-            w.set_focused(row.index == self.c.focus)
+            w.set_focused(not row.is_vector and row.index == self.c.focus)
             self.list_layout.insertWidget(self.list_layout.count() - 1, w)
             self.rows[row.uid] = w
         self.empty.setVisible(not self.state.rows)
@@ -174,7 +178,8 @@ class SteeringPanel(QWidget):
         self.unit.setCurrentIndex(0 if unit == "max" else 1)
         self.unit.blockSignals(False)
         for uid, w in self.rows.items():
-            w.set_unit(unit, self._full(w.index))
+            if isinstance(w, FeatureRow):      # a vector's strength is in x typical always
+                w.set_unit(unit, self._full(w.index))
             w.show_row(self.state.row(uid))
 
     def _full(self, index: int) -> tuple[float, str] | None:

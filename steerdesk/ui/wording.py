@@ -29,6 +29,17 @@ def feature_words(index: int, label: str | None) -> str:
     return label or f"feature {index}"
 
 
+def vector_words(name: str) -> str:
+    """A steering vector built from examples, where a sentence needs a name."""
+    return f"vector {name}"
+
+
+TYPICAL_TIP = ("Strength in multiples of the typical activation along this vector: 1.0 adds "
+               "one typical activation along the concept (the root-mean-square size of the "
+               "example texts' activations in its direction), 2.0 twice that; negative pushes "
+               "away from the concept")
+
+
 def density(d: float | None) -> str:
     """How often a feature is active, one way everywhere: '1 in 40,000 tokens', '1 in 5
     tokens', 'never active'; '–' unknown."""
@@ -188,3 +199,21 @@ def prompt_note(record) -> str:
         return ("The prompt is empty: the model writes from its start-of-text token alone, "
                 "so every column shows what it says unprompted.")
     return ""
+
+
+def verdict(names, p_a: float) -> str:
+    """A classifier's answer in words: 'probably “spam” (83% sure)'. p_a: P(names[0])."""
+    side, p = (names[0], p_a) if p_a >= 0.5 else (names[1], 1.0 - p_a)
+    how = "clearly" if p >= 0.9 else "probably" if p >= 0.7 else "leaning towards"
+    return f"{how} “{side}” ({100 * p:.0f}% sure)"
+
+
+def accuracy_words(accuracy: float | None, n_a: int, n_b: int) -> str:
+    """How well the classifier sorted the examples it learned from, and what that means."""
+    if accuracy is None:
+        return ""
+    right = round(accuracy * (n_a + n_b))
+    warn = (" With this few examples that says little: try it on texts it has not seen."
+            if n_a + n_b < 20 else "")
+    return (f"It puts {right} of the {n_a + n_b} example texts on the right side "
+            f"({100 * accuracy:.0f}%).{warn}")

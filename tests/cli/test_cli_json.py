@@ -87,7 +87,8 @@ def test_generate_keys(record):
     assert baseline["kind"] == "baseline" and baseline["steering"] is None
     assert [c["kind"] for c in steered] == ["steered", "steered"]
     steering = steered[0]["steering"]
-    assert set(steering) == {"unit", "positions", "catalog", "features"}
+    assert set(steering) == {"unit", "positions", "catalog", "features", "rules", "vectors"}
+    assert steering["vectors"] == []
     assert steering["unit"] == "max" and steering["catalog"] == out["session"]["catalog"]
     assert steering["features"] == [
         {"index": 3, "label": "three things", "mode": "add", "strength": 2.0,

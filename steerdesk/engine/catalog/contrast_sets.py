@@ -88,6 +88,16 @@ class Classifier:
         z = (pooled[:, idx] - torch.tensor(self.center)) / torch.tensor(self.scale)
         return torch.sigmoid(z @ torch.tensor(self.weights) + self.bias)
 
+    def score_values(self, values: Sequence[float]) -> float:
+        """P(set A) from the pooled values of the classifier's own features, in `features`
+        order: the same sum as score_vectors, for a stream that watches only these."""
+        z = sum(w * (v - c) / s for w, v, c, s in zip(self.weights, values, self.center,
+                                                       self.scale))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z + self.bias))))
+
+    def side(self, p_a: float) -> str:
+        return self.names[0] if p_a >= 0.5 else self.names[1]
+
     def apply(self, session, texts: Sequence[str]) -> list[dict[str, Any]]:
         """For each text: {"text", "label" (names[0] or names[1]), "p_a"}."""
         if self.d_sae and self.d_sae != session.sae.d_sae:
@@ -95,7 +105,7 @@ class Classifier:
                              f"the loaded SAE has {session.sae.d_sae}")
         pooled = _pooled(session, texts, self.pool)
         p = self.score_vectors(pooled).tolist()
-        return [{"text": t, "label": self.names[0] if pa >= 0.5 else self.names[1], "p_a": pa}
+        return [{"text": t, "label": self.side(pa), "p_a": pa}
                 for t, pa in zip(texts, p)]
 
 

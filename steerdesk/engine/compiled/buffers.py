@@ -4,7 +4,7 @@ A compiled step (and a CUDA graph replay even more so) runs what was traced: the
 `SteeringHook` with its lists of features does not run again. So everything a generation
 changes lives in tensors allocated once per decode shape and overwritten in place:
 
-    add           [rows, 1, d]   summed decoder rows per row (zeros: nothing added)
+    add           [rows, 1, d]   summed decoder rows and vectors per row (zeros: nothing added)
     row_on        [rows, 1, 1]   1 for the rows this generation uses, 0 for spare rows
     clamp_index   [C]            clamped features, padded with feature 0
     clamp_target  [rows, C]      their targets
@@ -80,7 +80,7 @@ class SteeringBuffers:
             for t in self.tensors():
                 t.zero_()
             self.row_on[:rows] = 1.0
-            if hook.add_features:
+            if hook.add_vec is not None:
                 self.add[:rows].copy_(hook.add_vec)
             if n_clamp:
                 self.clamp_index[:n_clamp].copy_(hook.clamp_index)

@@ -13,6 +13,9 @@ from steerdesk.engine.compiled.static_kv import max_length
 from steerdesk.engine.compiled.support import unavailable_reason
 
 
+RULES_EAGER = "rules are evaluated in the eager step only (the compiled step has no rule gates)"
+
+
 class CompiledRun:
     """`run(input_ids [rows, 1], cache) -> (cache, logits [rows, vocab])` for one generation,
     called as the eager step is (the cache passes through untouched: the static one lives in
@@ -55,6 +58,8 @@ def start(session, request, hook, past, prompt_len: int) -> CompiledRun | str:
     reason = unavailable_reason(session.lm.device)
     if reason:
         return reason
+    if hook.has_rules:
+        return RULES_EAGER
     shape = shape_for(hook, prompt_len + request.max_new_tokens, max_length(past))
     dec = decoder_for(session, shape)
     if dec.failed:
@@ -92,6 +97,9 @@ def prepare(session, request, progress: Progress | None = None) -> CompileReport
     if reason:
         report(1.0, f"Decoding eagerly: {reason}")
         return CompileReport(None, False, reason, None, 0)
+    if any(getattr(v, "rules", None) for v in request.variants):
+        report(1.0, f"Decoding eagerly: {RULES_EAGER}")
+        return CompileReport(None, False, RULES_EAGER, None, 0)
     ids, _ = encode_prompt(session.tokenizer, request.prompt, request.chat)
     hook = SteeringHook(session.sae, request.variants, positions=request.positions,
                         max_acts=session.max_acts, watch=request.watch,

@@ -1,5 +1,7 @@
 """Search by words, by meaning, by text, and by contrast (with its classifier)."""
 
+import math
+
 import pytest
 import torch
 
@@ -210,3 +212,12 @@ def test_search_meaning(tmp_path):
     assert (tmp_path / "c" / "label_embeddings.npy").is_file()
     cat.set_user_label(4, "snowfall and storms")
     assert search_meaning(cat, "a winter storm", limit=2)[0][0] in (4, 5)
+
+
+def test_classifier_score_values_is_score_vectors_on_its_own_features():
+    clf = Classifier(["a", "b"], [3, 1], [2.0, -0.5], [0.5, 1.0], [2.0, 0.25], 0.3, d_sae=5)
+    pooled = torch.tensor([[0.0, 2.0, 0.0, 1.5, 9.0]])
+    want = 1 / (1 + math.exp(-(2.0 * (1.5 - 0.5) / 2.0 - 0.5 * (2.0 - 1.0) / 0.25 + 0.3)))
+    assert clf.score_values([1.5, 2.0]) == pytest.approx(want)
+    assert float(clf.score_vectors(pooled)[0]) == pytest.approx(want, rel=1e-6)
+    assert clf.side(want) == ("a" if want >= 0.5 else "b") and clf.side(0.5) == "a"
