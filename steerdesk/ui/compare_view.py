@@ -174,12 +174,14 @@ class CompareView(QWidget):
         self.stop_button.clicked.connect(self.stop_clicked)
 
         controls = QHBoxLayout()
+        self.labels: dict[QWidget, QLabel] = {}
         for label, w in (("Mode", self.mode), ("Max tokens", self.max_tokens),
                          ("Temperature", self.temperature), ("Seed", self.seed)):
             lab = QLabel(label)
             lab.setToolTip(w.toolTip())
             controls.addWidget(lab)
             controls.addWidget(w)
+            self.labels[w] = lab
         controls.addWidget(self.seed_lock)
         controls.addWidget(self.dice)
         controls.addStretch(1)
@@ -224,6 +226,12 @@ class CompareView(QWidget):
         layout.addWidget(self.columns_split, 1)
         self.columns_split.hide()
         self.set_sampling(Sampling())
+
+    def presentation_hidden(self) -> list[QWidget]:
+        """What presentation mode hides here (set before the talk); at 2x text the whole row
+        of controls was wider than the screen."""
+        return [self.mode, self.labels[self.mode], self.max_tokens, self.labels[self.max_tokens],
+                self.seed, self.labels[self.seed], self.seed_lock, self.dice]
 
     def set_model_open(self, is_open: bool) -> None:
         self.empty.setText(

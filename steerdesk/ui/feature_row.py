@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -132,6 +132,15 @@ class FeatureRow(QFrame):
         short = self.title.fontMetrics().elidedText(label, Qt.ElideRight,
                                                     max(self.title.width() - 45, 80))
         self.title.setText(f"<b>#{index}</b> {html.escape(short)}")
+
+    def changeEvent(self, event):
+        super().changeEvent(event)
+        # The slider's number box is sized once, for the font of the time: at presentation
+        # size its number was cut ("2.00" showed as ".00").
+        if event.type() == QEvent.FontChange and hasattr(self, "slider"):
+            label = getattr(self.slider, "_label", None)
+            if label is not None and hasattr(label, "_update_size"):
+                label._update_size()
 
     def resizeEvent(self, event):
         super().resizeEvent(event)

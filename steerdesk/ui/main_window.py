@@ -63,7 +63,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(boxed(self.main_split, margins=(6, 4, 6, 0)))
         self.status = StatusLine(self.statusBar())
 
-        self.view = Presentation(self, self.main_split, [self.browser.card],
+        self.view = Presentation(self, self.main_split,
+                                 [self.browser.card, *self.compare.presentation_hidden(),
+                                  *self.panel.presentation_hidden()],
                                  [self.plots, self.browser, self.compare],
                                  self._force_redraw, self.settings)
         self.menus = Menus(self)

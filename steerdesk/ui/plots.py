@@ -106,7 +106,10 @@ class ActivationPlot(QWidget):
             self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)   # hint at the centre
             return
         in_max = unit == "max"
-        self.plot.setLabel("left", "activation (× max)" if in_max else "activation (raw)")
+        # At presentation size the long title did not fit the plot's height: the unit alone
+        # (the tab says what is plotted).
+        unit_words = "× max" if in_max else "raw"
+        self.plot.setLabel("left", unit_words if theme.DARK else f"activation ({unit_words})")
         width = 3 if theme.DARK else 2        # thick enough to read across a room
         for r, _row in enumerate(record.rows):
             for n, feature in enumerate(record.watch):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar
 
 
 class StatusLine:
@@ -10,6 +10,9 @@ class StatusLine:
 
     def __init__(self, bar: QStatusBar):
         self.session = QLabel("no model open")
+        # Never wider than the bar leaves it (2x text pushed the window off screen); the whole
+        # line is in its tooltip.
+        self.session.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.run = QLabel("")
         self.run.setObjectName("hint")
         self.progress = QProgressBar()
@@ -22,6 +25,7 @@ class StatusLine:
 
     def show_session(self, text: str) -> None:
         self.session.setText(text)
+        self.session.setToolTip(text)
 
     def show_status(self, text: str, tooltip: str | None = None) -> None:
         """A run's state ('generating…', how it ended)."""

@@ -78,11 +78,11 @@ class SteeringPanel(QWidget):
         head.addWidget(self.presets_button)
 
         settings = QHBoxLayout()
-        name_label = QLabel("Name")
+        self.name_label = name_label = QLabel("Name")
         name_label.setToolTip(self.name.toolTip())
         settings.addWidget(name_label)
         settings.addWidget(self.name, 1)
-        unit_label = QLabel("Unit")
+        self.unit_label = unit_label = QLabel("Unit")
         unit_label.setToolTip(self.unit.toolTip())
         settings.addWidget(unit_label)
         settings.addWidget(self.unit)
@@ -117,6 +117,12 @@ class SteeringPanel(QWidget):
         self.c.focus_changed.connect(self._focus_changed)
         self._unit_changed(self.state.unit)
         self.rebuild()
+
+    def presentation_hidden(self) -> list[QWidget]:
+        """What presentation mode hides here: preparing tools, not what the audience needs
+        (the rows and their sliders); at 2x text they pushed the pane off the screen."""
+        return [self.name_label, self.name, self.unit_label, self.unit, self.percent,
+                self.redo_button, self.clear_button, self.presets_button]
 
     def content_height(self) -> int:
         """The height that shows the header and every row without scrolling."""

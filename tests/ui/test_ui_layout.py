@@ -55,3 +55,25 @@ def test_broken_splitter_settings_are_dropped():
     ok = Settings.from_json({"splitters": {"main": "AAAA"}})
     assert ok.splitters == {"main": "AAAA"} and Settings.from_json(ok.to_json()).splitters == {
         "main": "AAAA"}
+
+
+def test_presentation_fits_a_1600_pixel_screen(window):
+    """At 2x text nothing is clipped on a 1600-pixel-wide screen: the preparing tools (sampling
+    details, preset name and unit) are hidden, the steering rows and sliders stay."""
+    from PySide6.QtCore import QEvent
+
+    w = window
+    w.c.add_feature(3)
+    normal_font = QApplication.font().pointSizeF()
+    w.set_presentation(True)
+    for _ in range(3):
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        QApplication.processEvents()
+    assert QApplication.font().pointSizeF() >= 2 * normal_font
+    assert w.minimumSizeHint().width() <= 1600
+    assert not w.compare.seed.isVisible() and not w.panel.unit.isVisible()
+    assert w.compare.generate_button.isVisible() and w.compare.temperature.isVisible()
+    row = next(iter(w.panel.rows.values()))
+    assert row.slider.isVisible()
+    w.set_presentation(False)
+    assert w.compare.seed.isVisible() and w.panel.unit.isVisible() and w.panel.name.isVisible()
