@@ -58,6 +58,9 @@ def comparison_html(c: Comparison, plot_src: str | None = None) -> str:
     if plot_src is None and c.plot_png:
         plot_src = "data:image/png;base64," + base64.b64encode(c.plot_png).decode("ascii")
     cells = []
+    # Equal columns: Qt's rich text reads the width attribute, not CSS, and without it gave
+    # a long steered text all the room and the baseline a sliver.
+    width = 100 // max(len(record.rows), 1)
     for r, row in enumerate(record.rows):
         parts = []
         for n, t in enumerate(row.tokens):
@@ -67,14 +70,15 @@ def comparison_html(c: Comparison, plot_src: str | None = None) -> str:
                          if a > 0.05 else text)
         colour = theme.column_colour(r, dark=False)
         cells.append(
-            f"<td valign='top' style='border-top: 6px solid {colour}'>"
+            f"<td valign='top' width='{width}%' style='border-top: 6px solid {colour}'>"
             f"<p class='title'><span style='color:{colour}'>&#9632;</span> "
             f"<b>{html.escape(row.name)}</b></p>"
             f"<p class='settings'>{html.escape(row.settings)}</p>"
             f"<p class='text'><span class='prompt' style='color:#888888'>"
             f"{_lines(record.prompt)}</span>{_lines(''.join(parts), escaped=True)}</p></td>")
-    width = 100 // max(len(record.rows), 1)
     tint = f"<p>{html.escape(c.tint_text)}</p>" if c.tint_text else ""
+    sampling = (f"<br>Sampling: {html.escape(sampling_words(record.sampling))}"
+                if record.sampling is not None else "")
     plot = (f"<h3>Activations of the steered features</h3>"
             f"<p><img src='{plot_src}' alt='activation plot'></p>" if plot_src else "")
     return f"""<!DOCTYPE html>
@@ -89,12 +93,20 @@ img {{ max-width: 100%; }}
 </style></head><body>
 <h2>steerdesk comparison</h2>
 <p>Prompt: <b>{html.escape(record.prompt)}</b><br>
-Model: {html.escape(c.model)}<br>SAE: {html.escape(c.sae)}</p>
+Model: {html.escape(c.model)}<br>SAE: {html.escape(c.sae)}{sampling}</p>
 {tint}
 <table cellspacing='0' cellpadding='8' width='100%'><tr>{''.join(cells)}</tr></table>
 {plot}
 </body></html>
 """
+
+
+def sampling_words(s) -> str:
+    """How the columns were sampled, so that a reader can run the comparison again."""
+    how = ("greedy (temperature 0)" if s.temperature == 0 else
+           f"temperature {s.temperature:g}, seed {s.seed}")
+    return (f"{how}, up to {s.max_new_tokens} new tokens, "
+            f"{'chat' if s.chat else 'completion'} mode")
 
 
 def _lines(text: str, escaped: bool = False) -> str:
