@@ -168,6 +168,8 @@ class MainWindow(QMainWindow):
             return
         if self.load_preset(FIRST_PRESET):
             self.status.show_status(wording.first_start_line(FIRST_PRESET))
+            # The card beside the panel shows what the steered feature is, not a blank.
+            self.browser.card.show_feature(self.c.panel.rows[0].index)
 
     def _on_load_failed(self, exc, spec: SessionSpec) -> None:
         self.status.end_progress(None if self.c.session is not None else "no model open")

@@ -46,6 +46,7 @@ def test_first_start_has_a_preset_and_sampling_that_show_steering(first_window, 
     assert w.compare.temperature.value() == pytest.approx(0.85)
     assert w.compare.seed.value() == 1 and w.compare.seed_lock.isChecked()
     assert "speak German" in w.status.status()
+    assert "598" in w.browser.card.title.text()        # the card shows the steered feature
     w.compare.max_tokens.setValue(24)
     with qtbot.waitSignal(w.generation_finished, timeout=60000) as blocker:
         w.generate()
