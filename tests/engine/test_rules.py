@@ -74,7 +74,7 @@ def test_rule_steers_exactly_the_positions_after_each_hold(session, for_tokens):
     thr = _threshold(session)
     rule = Rule(FeatureCondition(COND, ">", thr), (FeatureSteer(ACT, STRENGTH),),
                 for_tokens=for_tokens)
-    res = _run(session, [SteeringSpec(rules=[rule])])
+    res = _run(session, [SteeringSpec(rules=[rule])], watch=[ACT])   # every token's pass runs
     tokens, logprobs, held, steered = _reference(session, thr, rule.span)
     got = res.rows[1].tokens
     assert [t.token_id for t in got] == tokens
@@ -85,6 +85,20 @@ def test_rule_steers_exactly_the_positions_after_each_hold(session, for_tokens):
     assert held and steered and len(steered) < N_NEW     # it fired, and not everywhere
     plain, _, _, _ = _reference(session, thr, rule.span, steer=False)
     assert tokens != plain                               # and the steering changed the text
+
+
+def test_without_a_readout_the_last_token_is_not_read(session):
+    """No readout: the last token's forward pass is not run (as without rules), so its
+    conditions are not read; which rules steer it is known all the same."""
+    thr = _threshold(session)
+    spec = SteeringSpec(rules=[Rule(FeatureCondition(COND, ">", thr), (FeatureSteer(ACT, 6.0),),
+                                    for_tokens=2)])
+    read = _run(session, [spec], watch=[ACT]).rows[1].tokens
+    plain = _run(session, [spec]).rows[1].tokens
+    assert [t.token_id for t in plain] == [t.token_id for t in read]
+    assert [t.rules_acting for t in plain] == [t.rules_acting for t in read]
+    assert [t.rules_held for t in plain[:-1]] == [t.rules_held for t in read[:-1]]
+    assert plain[-1].rules_held == []
 
 
 def test_never_true_rule_is_the_baseline_exactly(session):
