@@ -57,6 +57,7 @@ class RuleGates:
         self.cond_features = sorted(sae.check_index(int(i)) for i in feats)
         col = {i: c for c, i in enumerate(self.cond_features)}
         self.cond_index = torch.tensor(self.cond_features, dtype=torch.long, device=dev)
+        self.zero_row = torch.zeros(1, len(self.cond_features), device=dev)
         n_cond = len(self.cond_features)
         # Each rule compares one signal column (a feature, or a classifier's score) with its
         # threshold; text rules take their flags from `text_held`.
@@ -167,11 +168,13 @@ class RuleGates:
         """The rules acting at this pass's position, then the conditions read at its last
         position (the prompt's pass: its last token) and the state moved on."""
         acting = torch.zeros_like(self.held) if prefill else self.remaining > 0
-        x = h[:, -1:, :]
+        # Row 0 (the baseline) has no rules: its activations are not encoded (for SAEs that
+        # need a full encode, such as TopK, that is half the cost with one variant).
+        x = h[1:, -1:, :]
         parts = []
         if self.cond_features:
             v = self.sae.encode_subset(x, self.cond_index)[:, 0, :].float()
-            parts.append(v)
+            parts.append(torch.cat([self.zero_row, v]))
             if self.classifiers:
                 parts.append(self._scores(v, prefill))
         if parts:
