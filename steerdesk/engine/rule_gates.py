@@ -173,8 +173,9 @@ class RuleGates:
         x = h[1:, -1:, :]
         parts = []
         if self.cond_features:
-            v = self.sae.encode_subset(x, self.cond_index)[:, 0, :].float()
-            parts.append(torch.cat([self.zero_row, v]))
+            v = torch.cat([self.zero_row, self.sae.encode_subset(x, self.cond_index)[:, 0, :]
+                           .float()])
+            parts.append(v)
             if self.classifiers:
                 parts.append(self._scores(v, prefill))
         if parts:
