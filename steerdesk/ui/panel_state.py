@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from steerdesk.engine.describe import LabelOf
 from steerdesk.engine.presets import Preset, PresetFeature
+from steerdesk.engine.rules import Rule
 from steerdesk.engine.steering import FeatureSteer, SteeringSpec
 from steerdesk.ui import wording
 from steerdesk.ui.notify import Notifier
@@ -35,7 +36,9 @@ class PanelState:
         self.row_changed = Notifier()    # (uid): one row's strength, mode or toggle
         self.unit_changed = Notifier()   # (unit)
         self.name_changed = Notifier()   # (name)
+        self.rules_changed = Notifier()  # the rules were replaced (a preset, the rule editor)
         self.rows: list[PanelRow] = []
+        self.rules: list[Rule] = []      # conditional steering of the steered variant
         self.unit = "max"
         self.name = "my steering"
         self.description = ""
@@ -58,7 +61,7 @@ class PanelState:
         """The enabled rows as one steered variant (its words: engine.describe)."""
         return SteeringSpec([FeatureSteer(r.index, r.strength, r.mode, r.label)
                              for r in self.rows if r.enabled], unit=self.unit,
-                            name=name or self.name)
+                            name=name or self.name, rules=list(self.rules))
 
     def mode_of(self, index: int, default: str = "add") -> str:
         return next((r.mode for r in self.rows if r.index == index), default)
@@ -66,7 +69,7 @@ class PanelState:
     def to_preset(self) -> Preset:
         return Preset(self.name, self.description, self.unit,
                       [PresetFeature(r.index, r.strength, r.mode, r.label, r.enabled)
-                       for r in self.rows])
+                       for r in self.rows], list(self.rules))
 
     def snapshot(self) -> tuple[list[PanelRow], str, str]:
         return [replace(r) for r in self.rows], self.unit, self.name
@@ -96,6 +99,11 @@ class PanelState:
         if unit != self.unit:
             self.unit = unit
             self.unit_changed.emit(unit)
+
+    def set_rules(self, rules: list[Rule]) -> None:
+        if list(rules) != self.rules:
+            self.rules = list(rules)
+            self.rules_changed.emit()
 
     def set_name(self, name: str) -> None:
         self.name = name
@@ -127,5 +135,6 @@ class PanelState:
 
     def apply_preset(self, preset: Preset) -> None:
         self.description = preset.description
+        self.set_rules(preset.rules)
         self.restore(([PanelRow(f.index, f.strength, f.mode, f.label, f.enabled)
                        for f in preset.features], preset.unit, preset.name))

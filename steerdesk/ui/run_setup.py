@@ -42,6 +42,7 @@ def build_variants(panel: PanelState, sweep: Sweep | None,
         title = wording.sweep_title(s, panel.unit)
         feats = others + [FeatureSteer(sweep.feature, s, mode, label or "")]
         specs.append(SteeringSpec(feats, unit=panel.unit,
-                                  name=f"{wording.feature_words(sweep.feature, label)} {title}"))
+                                  name=f"{wording.feature_words(sweep.feature, label)} {title}",
+                                  rules=list(panel.rules)))
         titles.append(title)
     return specs, titles

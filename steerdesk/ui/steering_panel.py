@@ -19,6 +19,7 @@ from steerdesk.ui import theme
 from steerdesk.ui.controller import Controller
 from steerdesk.ui.feature_row import FeatureRow
 from steerdesk.ui.feature_table import MIME
+from steerdesk.ui.rule_editor import RuleEditor
 
 EMPTY = ("<b>No steering yet.</b><br>Double-click a feature in the list, drag it here, or "
          "press <i>Add to steering</i> on its card. Then move its slider and press "
@@ -101,6 +102,12 @@ class SteeringPanel(QWidget):
         layout.addLayout(head)
         layout.addLayout(settings)
         layout.addWidget(scroll, 1)
+        # Rules: conditional steering of the same variant, as sentences (rule_editor.py).
+        self.rules = RuleEditor(self.c.label)
+        self.rules.rules_changed.connect(self.state.set_rules)
+        self.state.rules_changed.connect(lambda: self.rules.set_rules(self.state.rules))
+        self.c.session_opened.connect(lambda s: self.rules.set_sae(self.c.label, s.sae.d_sae))
+        layout.addWidget(self.rules)
 
         self.state.rows_changed.connect(self.rebuild)
         self.state.row_changed.connect(self._row_changed)
