@@ -439,4 +439,21 @@ MUTATIONS: list[Mutation] = [
       "        return self.panel.indices() + ([self.focus] if self.focus >= 0 and self.focus "
       "not in self.panel.indices() else [])\n", UI_WORKER,
       "browsing a feature adds a plot line for a feature that was not steered"),
+    # ---- classifiers and rules in the app -----------------------------------------------
+    M("ui-column-score-mean-for-max", "ui-classify", "steerdesk/ui/run_record.py",
+      'pooled.append(max(series) if clf.pool == "max" else sum(series) / len(series))',
+      "pooled.append(sum(series) / len(series))", ("tests/ui/test_ui_classifier.py",),
+      "a column's running score pools by mean where the classifier learned on max"),
+    M("ui-classifier-features-not-watched", "ui-classify", "steerdesk/ui/controller.py",
+      "        return watch + [i for i in dict.fromkeys(extra) if i not in watch]",
+      "        return watch", ("tests/ui/test_ui_classifier.py",),
+      "the columns are scored on features the run never read"),
+    M("ui-rule-span-ignored", "ui-classify", "steerdesk/ui/rule_editor.py",
+      'n = self.tokens.value() if self.span.currentData() == "n" else None',
+      "n = None", ("tests/ui/test_ui_rules.py",),
+      "'for 5 tokens' in the editor steers only while the condition holds"),
+    M("ui-rule-band-off-by-one", "ui-classify", "steerdesk/ui/plots.py",
+      "item = pg.LinearRegionItem((start - 0.5, end - 0.5), movable=False,",
+      "item = pg.LinearRegionItem((start + 0.5, end + 0.5), movable=False,",
+      ("tests/ui/test_ui_rules.py",), "the plot's band sits one token after the rule steered"),
 ]

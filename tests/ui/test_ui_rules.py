@@ -142,3 +142,19 @@ def test_a_rule_built_in_the_editor_runs_and_shows_where_it_steered(window, qtbo
     regions = sorted(tuple(b.getRegion()) for b in bands)
     assert regions == pytest.approx([(s - 0.5, e - 0.5) for s, e in runs])
     assert plot.bands.get(0, []) == []              # the baseline has none
+
+
+def test_a_presets_rules_fill_the_editor_and_its_edits_go_back(window):
+    from steerdesk.engine.presets import Preset
+
+    rule = parse_rule("when 3<0.5 then 7=clamp:2 for 3")
+    window.c.panel.apply_preset(Preset("p", unit="raw", rules=[rule]))
+    editor = window.panel.rules
+    assert editor.rules() == [rule] and len(editor.rows) == 1
+    row = editor.rows[0]
+    assert (row.feature.index(), row.op.currentData(), row.target.index(),
+            row.action.currentData(), row.tokens.value()) == (3, "<", 7, "clamp", 3)
+    row.tokens.setValue(4)
+    assert window.c.panel.rules == [parse_rule("when 3<0.5 then 7=clamp:2 for 4")]
+    row.remove.click()
+    assert window.c.panel.rules == [] and window.c.panel.spec().rules == []
