@@ -111,6 +111,9 @@ class RuleRow(QFrame):
         self.classifier.setPlaceholderText("a classifier file (Tools > Classifier from examples)")
         self.choose = QPushButton("Choose…")
         self.choose.clicked.connect(self.choose_classifier)
+        self.clf_names = QLabel()       # the chosen classifier's two sides, once read
+        self.clf_names.setObjectName("hint")
+        self.classifier.editingFinished.connect(self.read_classifier)
         self.clf_op = _combo((("says its first side above", ">"),
                               ("says its first side below", "<")))
         self.chance = _number(0.0, 100.0, 80.0, 0)
@@ -122,7 +125,8 @@ class RuleRow(QFrame):
                               "expression, e.g. br[iy]dge")
         self.pages = QStackedWidget()
         for widgets in ((self.feature, self.op, self.value, self.value_unit),
-                        (self.classifier, self.choose, self.clf_op, self.chance),
+                        (self.classifier, self.choose, self.clf_names, self.clf_op,
+                         self.chance),
                         (QLabel("has"), self.word, self.regex)):
             page = QWidget()
             row = QHBoxLayout(page)
@@ -196,6 +200,24 @@ class RuleRow(QFrame):
                                               "Classifiers (*.json)")
         if path:
             self.classifier.setText(path)
+            self.read_classifier()
+
+    def read_classifier(self) -> None:
+        """Name the classifier's first side beside it, or say why the file does not read."""
+        from steerdesk.engine.catalog import Classifier
+
+        path = self.classifier.text().strip()
+        if not path:
+            self.clf_names.setText("")
+            return
+        try:
+            clf = Classifier.load(path)
+        except InputError as exc:
+            self.clf_names.setText("")
+            self.problem.setText(exc.message)
+            self.problem.show()
+            return
+        self.clf_names.setText(f"(first side: “{clf.names[0]}”, other: “{clf.names[1]}”)")
 
     def condition(self):
         kind = self.kind.currentData()
@@ -229,6 +251,7 @@ class RuleRow(QFrame):
         elif isinstance(c, ClassifierCondition):
             _set(self.kind, "classifier")
             self.classifier.setText(c.path)
+            self.read_classifier()
             _set(self.clf_op, c.op)
             self.chance.setValue(100.0 * c.value)
         else:

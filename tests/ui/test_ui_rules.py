@@ -158,3 +158,21 @@ def test_a_presets_rules_fill_the_editor_and_its_edits_go_back(window):
     assert window.c.panel.rules == [parse_rule("when 3<0.5 then 7=clamp:2 for 4")]
     row.remove.click()
     assert window.c.panel.rules == [] and window.c.panel.spec().rules == []
+
+
+def test_a_classifier_rule_names_the_sides_or_the_problem(qtbot, tmp_path):
+    from steerdesk.engine.catalog import Classifier
+    from steerdesk.ui.rule_editor import RuleEditor
+
+    Classifier(["spam", "ham"], [1], [1.0], [0.0], [1.0], 0.0).save(tmp_path / "c.json")
+    (tmp_path / "bad.json").write_text("{")
+    ed = RuleEditor(d_sae=64)
+    qtbot.addWidget(ed)
+    row = ed.add_row()
+    _pick(row.kind, "classifier")
+    row.classifier.setText(str(tmp_path / "c.json"))
+    row.read_classifier()
+    assert row.clf_names.text() == "(first side: “spam”, other: “ham”)"
+    row.classifier.setText(str(tmp_path / "bad.json"))
+    row.read_classifier()
+    assert row.clf_names.text() == "" and "bad.json" in row.problem.text()
