@@ -58,6 +58,8 @@ WK = "steerdesk/ui/worker.py"
 CTL = "steerdesk/ui/controller.py"
 GEN_CLI = "steerdesk/cli/generate.py"
 PARSING = "steerdesk/cli/parsing.py"
+RG, RULES = "steerdesk/engine/rule_gates.py", "tests/engine/test_rules.py"
+RULES_CLI = "tests/cli/test_rules_cli.py"
 
 M = Mutation
 MUTATIONS: list[Mutation] = [
@@ -98,18 +100,43 @@ MUTATIONS: list[Mutation] = [
     M("steer-positions-ignored", "steering", ST,
       "return self.steers and (self.positions == \"all\" or not self.in_prefill)",
       "return self.steers", (STEER, CLI), "'generated tokens only' steers the prompt too"),
-    M("steer-readout-before-steering", "steering", ST, "self._read(h, steer)",
-      "self._read(hidden.to(sae.dtype), steer)", (KINDS,),
+    M("steer-readout-before-steering", "steering", ST, "self._read(h, steer, ruled)",
+      "self._read(hidden.to(sae.dtype), steer, ruled)", (KINDS,),
       "the plots show the unsteered activations"),
     M("steer-topk-readout-not-pinned", "steering", ST,
-      "new = torch.where(m > 0, self.clamp_target.unsqueeze(1).expand_as(cur), cur)",
+      "new = torch.where(m > 0, target.unsqueeze(1).expand_as(cur), cur)",
       "new = cur", (KINDS,), "the top-k readout under a clamp shows the SAE's re-encode"),
     M("steer-watch-not-pinned", "steering", ST,
-      "m > 0, self.clamp_target[:, c].view(-1, 1), watched[..., w])",
-      "m < 0, self.clamp_target[:, c].view(-1, 1), watched[..., w])", (STEER,),
+      "watched[..., w] = torch.where(m > 0, target[:, c].view(-1, 1),",
+      "watched[..., w] = torch.where(m < 0, target[:, c].view(-1, 1),", (STEER,),
       "the watched clamped feature reads its re-encode, not the set value"),
     M("steer-unit-max-ignored", "steering", ST, "return float(f.strength) * peak",
       "return float(f.strength)", (STEER,), "'x max activation' strengths are raw"),
+
+    # ---- rules (conditional steering) --------------------------------------------------
+    M("rules-act-at-the-hold", "rules", RG, "        return acting\n",
+      "        return held & self.steer_mask\n", (RULES,),
+      "a rule steers the token where its condition holds, not the ones after it"),
+    M("rules-span-one-too-long", "rules", RG, "[rule.span for rule in self.rules]",
+      "[rule.span + 1 for rule in self.rules]", (RULES,), "'for 5' steers 6 tokens"),
+    M("rules-held-in-every-row", "rules", RG, "held = held & self.owner_mask",
+      "held = held", (RULES,), "a rule's clamp also clamps the baseline and the other columns"),
+    M("rules-x-max-condition-raw", "rules", RG,
+      "thresh.append(c.value * (_max_of(c.index, max_acts) if c.unit == \"max\" else 1.0))",
+      "thresh.append(c.value)", (RULES,), "'12>0.5x' compares with 0.5 raw"),
+    M("rules-classifier-mean-is-max", "rules", RG, "pooled = (self.pool_max if clf.pool == \"max\"",
+      "pooled = (self.pool_max if True", (RULES,), "a mean-pooled classifier scores the max"),
+    M("rules-text-never-updated", "rules", G, "gates.set_text([d.text for d in decoders])",
+      "gates.set_text([\"\"] * rows)", (RULES,), "text conditions never see the new text"),
+    M("rules-stop-ignored", "rules", G, "finished[r] = newly_done[r] or stop",
+      "finished[r] = newly_done[r]", (RULES, RULES_CLI), "'then stop' does not stop the column"),
+    M("rules-grammar-x-ignored", "rules", "steerdesk/engine/rule_grammar.py",
+      "        unit = \"max\"\n    return FeatureCondition", "        unit = \"raw\"\n"
+      "    return FeatureCondition", ("tests/engine/test_rules_grammar.py",),
+      "'12<0.2x' is read as 0.2 raw"),
+    M("rules-json-flags-swapped", "rules", "steerdesk/cli/generate_json.py",
+      "list(held), list(acting)", "list(acting), list(held)", (RULES_CLI,),
+      "the JSON says a rule held where it steered"),
 
     # ---- SAE encode, per architecture and normalisation --------------------------------
     M("sae-jumprelu-no-threshold", "sae", ARCH,

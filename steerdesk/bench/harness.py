@@ -12,6 +12,7 @@ so that a change in the machine's load hits every mode alike):
   b      steerdesk, baseline + 1 steered variant, one batch of 2 rows
   c      steerdesk, baseline + 4 steered variants (a strength sweep), one batch of 5 rows
   d      (b) with the live readout: watched features + top-k of a full SAE encode at every step
+  h, h-  (b)'s steering by one always-true rule, and the same without rules (rule_rows.py)
   a+..d+ (with --compile) the same with the compiled decode step (see compiled_rows.py)
 
 Ratios are the median over repetitions of the ratio within each repetition (mode / plain of the
@@ -33,9 +34,10 @@ from typing import Any, Callable
 import torch
 
 from steerdesk.bench import compiled_rows as cr
+from steerdesk.bench import rule_rows as rr
 from steerdesk.bench.models import TEXT, open_bench_session, weight_bytes
 
-MODES = ("plain", "a", "b", "c", "d")
+MODES = ("plain", "a", "b", "c", "d", *rr.RULE_MODES)
 STEER_FEATURE = 7
 STRENGTH = 8.0
 SWEEP = (2.0, 4.0, 8.0, 16.0)
@@ -61,8 +63,7 @@ class ModelPlan:
 
 
 # Sized so that the full run finishes in about 10 minutes on a 2-core CPU with one core free.
-FULL_PLAN = (ModelPlan("pocket", 128, 64, 5),
-             ModelPlan("gpt2-small", 128, 32, 3),
+FULL_PLAN = (ModelPlan("pocket", 128, 64, 5), ModelPlan("gpt2-small", 128, 32, 3),
              ModelPlan("llama-3.2-1b", 64, 16, 3))
 QUICK_PLAN = (ModelPlan("pocket", 128, 32, 5),)
 
@@ -195,6 +196,8 @@ def steerdesk_request(mode: str, prompt: str, n: int):
     kw: dict[str, Any] = dict(max_new_tokens=n, stop_at_eos=False, compile=mode.endswith("+"))
     one = [SteeringSpec([FeatureSteer(STEER_FEATURE, STRENGTH)])]
     mode = mode.rstrip("+")
+    if mode in rr.RULE_MODES:
+        return rr.rule_request(mode, prompt, STEER_FEATURE, STRENGTH, kw)
     if mode == "a":
         return GenerationRequest(prompt, **kw)
     if mode == "b":
@@ -281,8 +284,7 @@ def machine_info(device: torch.device) -> dict[str, Any]:
         "os": platform.platform(), "python": platform.python_version(),
         "torch": torch.__version__, "transformers": transformers.__version__,
         "torch_threads": torch.get_num_threads(), "device": str(device),
-        "load_average_at_start": _loadavg(),
-    }
+        "load_average_at_start": _loadavg()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -411,6 +413,7 @@ def bench_model(plan: ModelPlan, opts: BenchOptions) -> dict[str, Any]:
                      "ratio_to_b": round(_median(rd_b), 3), "ratio_to_b_range": spread(rd_b),
                      "watch": WATCH_EXTRA + 1, "top_k": TOP_K, **timing("d"),
                      **_target_fields("d", _median(rd_b))})
+    rows_out += rr.rule_rows(plan.name, runs, _median, spread, timing)   # (h): rules' cost
     # (e) time to first token relative to plain
     plain_first = _median([r.first_token_seconds for r in runs["plain"]])
     for mode, label in (("b", "e time to first token, baseline + 1 variant (b)"),
@@ -425,9 +428,9 @@ def bench_model(plan: ModelPlan, opts: BenchOptions) -> dict[str, Any]:
                          **_target_fields("e", _median(re_))})
     # (f) peak memory: weights (+ SAE for steerdesk) + the run's peak working memory
     peaks = {m: [r.peak_extra_bytes for r in runs[m] if r.peak_extra_bytes is not None]
-             for m in MODES}
-    if all(peaks[m] for m in MODES):
-        work = {m: max(peaks[m]) for m in MODES}
+             for m in ("plain", "b", "c", "d")}
+    if all(peaks.values()):
+        work = {m: max(p) for m, p in peaks.items()}
         plain_total = w_bytes + work["plain"]
         mib = 2 ** 20
         for mode, label in (("b", "f peak memory, baseline + 1 variant (b)"),
@@ -482,9 +485,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
     dev = resolve_device(opts.device)
     started = time.time()
     machine = machine_info(dev)
-    models = []
-    for plan in opts.plans:
-        models.append(bench_model(plan, opts))
+    models = [bench_model(plan, opts) for plan in opts.plans]
     machine["load_average_at_end"] = _loadavg()
     rows = [row for m in models for row in m["rows"]]
     return {

@@ -23,7 +23,7 @@ def _target(row: dict[str, Any]) -> str:
     if "target" not in row:
         return ""
     sign = ">=" if row.get("target_kind") == "at least" else "<="
-    what = " of (b)" if row["name"].startswith("d") else ""
+    what = {"d": " of (b)", "h": " of no rules"}.get(row["name"][0], "")
     mark = "met" if row["meets_target"] else "**missed**"
     return f"{sign} {row['target']:g}{what}: {mark}"
 
@@ -45,6 +45,10 @@ def _detail(row: dict[str, Any]) -> str:
     rows = f"{row['rows']} row" + ("s" if row["rows"] != 1 else "")
     parts = [f"{row['tok_s']:.1f} tok/s ({rows}) vs plain {row['plain_tok_s']:.1f} tok/s",
              f"{row['seconds_median']:.2f} s vs {row['plain_seconds_median']:.2f} s"]
+    if "ratio_to_no_rules" in row:
+        parts.append(f"{row['ratio_to_no_rules']:.3f}x the same steering without rules "
+                     f"({row['ratio_to_no_rules_range'][0]:.3f}-"
+                     f"{row['ratio_to_no_rules_range'][1]:.3f})")
     if "ratio_to_b" in row:
         parts.append(f"{row['ratio_to_b']:.2f}x of (b)'s throughput")
     if "speedup_over_eager" in row:

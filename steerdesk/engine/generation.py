@@ -401,8 +401,8 @@ def stream(session: Session, request: GenerationRequest,
                 pending = None
             tokens, logprobs = sampler(logits)
             token_list = tokens.tolist()
-            now = hook.reads or gates is not None   # the event reports this token's pass
-            need_forward = step + 1 < request.max_new_tokens or now
+            need_forward = step + 1 < request.max_new_tokens or hook.reads
+            now = hook.reads or (gates is not None and need_forward)   # the event reports it
             newly_done = [not finished[r] and token_list[r] in eos for r in range(rows)]
             pieces = ["" if finished[r] or newly_done[r] else decoders[r].push(token_list[r])
                       for r in range(rows)]
@@ -417,6 +417,8 @@ def stream(session: Session, request: GenerationRequest,
                 pending = feed
             # One transfer per step for everything the event reports.
             lp, flags = logprobs.tolist(), None
+            if gates is not None and not need_forward:
+                gates.skip()   # the last token, whose own pass is not run: nothing is read
             if gates is not None:   # the rules' flags ride along with the log-probs
                 both = torch.cat([logprobs.unsqueeze(1).float(), gates.flags()], 1).tolist()
                 lp, flags = [b[0] for b in both], [b[1:] for b in both]

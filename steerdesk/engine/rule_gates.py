@@ -57,6 +57,7 @@ class RuleGates:
         self.cond_features = sorted(sae.check_index(int(i)) for i in feats)
         col = {i: c for c, i in enumerate(self.cond_features)}
         self.cond_index = torch.tensor(self.cond_features, dtype=torch.long, device=dev)
+        self.zero_row = torch.zeros(1, len(self.cond_features), device=dev)
         n_cond = len(self.cond_features)
         # Each rule compares one signal column (a feature, or a classifier's score) with its
         # threshold; text rules take their flags from `text_held`.
@@ -81,7 +82,7 @@ class RuleGates:
             is_text.append(isinstance(c, TextCondition))
         self.signal_col = torch.tensor(signal, dtype=torch.long, device=dev)
         self.threshold = torch.tensor(thresh, dtype=torch.float32, device=dev)
-        self.gt = torch.tensor(gt, dtype=torch.bool, device=dev)
+        self.sign = torch.tensor([1.0 if g else -1.0 for g in gt], device=dev)
         self.is_text = torch.tensor(is_text, dtype=torch.bool, device=dev)
         self.clf_cols = [torch.tensor([col[i] for i in clf.features], dtype=torch.long,
                                       device=dev) for clf in self.classifiers]
@@ -91,6 +92,8 @@ class RuleGates:
         self.owner_mask = owner
         self.stop_mask = torch.tensor([rule.stops for rule in self.rules], dtype=torch.bool,
                                       device=dev)
+        self.steer_mask = ~self.stop_mask
+        # One comparison for both kinds: (signal - threshold) * sign > 0, sign -1 for '<'.
         self.span = torch.tensor([rule.span for rule in self.rules], dtype=torch.long, device=dev)
         self._actions(max_acts)
         self.remaining = torch.zeros(self.rows, R, dtype=torch.long, device=dev)
@@ -165,21 +168,25 @@ class RuleGates:
         """The rules acting at this pass's position, then the conditions read at its last
         position (the prompt's pass: its last token) and the state moved on."""
         acting = torch.zeros_like(self.held) if prefill else self.remaining > 0
-        x = h[:, -1:, :]
+        # Row 0 (the baseline) has no rules: its activations are not encoded (for SAEs that
+        # need a full encode, such as TopK, that is half the cost with one variant).
+        x = h[1:, -1:, :]
         parts = []
         if self.cond_features:
-            v = self.sae.encode_subset(x, self.cond_index)[:, 0, :].float()
+            v = torch.cat([self.zero_row, self.sae.encode_subset(x, self.cond_index)[:, 0, :]
+                           .float()])
             parts.append(v)
             if self.classifiers:
                 parts.append(self._scores(v, prefill))
         if parts:
-            sig = torch.cat(parts, dim=-1).index_select(-1, self.signal_col)
-            held = torch.where(self.gt, sig > self.threshold, sig < self.threshold)
-            held = torch.where(self.is_text, self.text_held, held)
+            sig = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1))
+            held = (sig.index_select(-1, self.signal_col) - self.threshold) * self.sign > 0
+            if self.patterns:
+                held = torch.where(self.is_text, self.text_held, held)
         else:
             held = self.text_held
         held = held & self.owner_mask
-        steer = held & ~self.stop_mask
+        steer = held & self.steer_mask
         left = torch.zeros_like(self.remaining) if prefill else (self.remaining - 1).clamp_min(0)
         self.remaining = torch.where(steer, self.span, left)
         self.held, self.acting = held, acting
@@ -218,10 +225,16 @@ class RuleGates:
             self.last_clamp = (target, mask)
         return h
 
+    def skip(self) -> None:
+        """A position whose forward pass is not run (a run's last token, when nothing else
+        needs it): its acting rules are known, its conditions are not read."""
+        self.acting = self.remaining > 0
+        self.held = torch.zeros_like(self.held)
+
     # ---- on the host ---------------------------------------------------------------------
     def flags(self) -> torch.Tensor:
         """[rows, 2R] floats: held, then acting, to ride along with the step's log-probs."""
-        return torch.cat([self.held, self.acting & ~self.stop_mask], dim=-1).float()
+        return torch.cat([self.held, self.acting & self.steer_mask], dim=-1).float()
 
     def row_flags(self, values: Sequence[float], r: int) -> tuple[list[int], list[int], bool]:
         """(held, acting, stopped) for row r, as indices into its variant's rules, from its
