@@ -248,7 +248,8 @@ class Controller(QObject):
                                     seed=sampling.seed, chat=sampling.chat, watch=columns,
                                     top_k_features=TOP_FEATURES_PER_TOKEN,
                                     compile=self.compiled_decoding, fit_prompt=True)
-        settings = wording.column_settings(specs, bool(self.panel.rows), self.label)
+        settings = wording.column_settings(specs, bool(self.panel.rows or self.panel.rules),
+                                           self.label)
         record = RunRecord(prompt, watch, ["no steering"] + settings, ["baseline"] + titles,
                            chat_requested=sampling.chat, specs=list(specs),
                            unit=self.panel.unit, sampling=sampling,

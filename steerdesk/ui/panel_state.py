@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from steerdesk.engine.describe import LabelOf
 from steerdesk.engine.diffmean import SteeringVector
 from steerdesk.engine.presets import Preset, PresetFeature, PresetVector
+from steerdesk.engine.rules import Rule
 from steerdesk.engine.steering import FeatureSteer, SteeringSpec, VectorSteer
 from steerdesk.ui import wording
 from steerdesk.ui.notify import Notifier
@@ -48,7 +49,9 @@ class PanelState:
         self.row_changed = Notifier()    # (uid): one row's strength, mode or toggle
         self.unit_changed = Notifier()   # (unit)
         self.name_changed = Notifier()   # (name)
+        self.rules_changed = Notifier()  # the rules were replaced (a preset, the rule editor)
         self.rows: list[PanelRow] = []
+        self.rules: list[Rule] = []      # conditional steering of the steered variant
         self.unit = "max"
         self.name = "my steering"
         self.description = ""
@@ -73,7 +76,8 @@ class PanelState:
                              for r in self.rows if r.enabled and not r.is_vector],
                             unit=self.unit, name=name or self.name,
                             vectors=[VectorSteer(r.vector, r.strength)
-                                     for r in self.rows if r.enabled and r.is_vector])
+                                     for r in self.rows if r.enabled and r.is_vector],
+                            rules=list(self.rules))
 
     def mode_of(self, index: int, default: str = "add") -> str:
         return next((r.mode for r in self.rows if r.index == index and not r.is_vector),
@@ -82,7 +86,7 @@ class PanelState:
     def to_preset(self) -> Preset:
         return Preset(self.name, self.description, self.unit,
                       [PresetFeature(r.index, r.strength, r.mode, r.label, r.enabled)
-                       for r in self.rows if not r.is_vector],
+                       for r in self.rows if not r.is_vector], list(self.rules),
                       vectors=[PresetVector(r.vector, r.strength, r.enabled)
                                for r in self.rows if r.is_vector])
 
@@ -114,6 +118,11 @@ class PanelState:
         if unit != self.unit:
             self.unit = unit
             self.unit_changed.emit(unit)
+
+    def set_rules(self, rules: list[Rule]) -> None:
+        if list(rules) != self.rules:
+            self.rules = list(rules)
+            self.rules_changed.emit()
 
     def set_name(self, name: str) -> None:
         self.name = name
@@ -154,6 +163,7 @@ class PanelState:
 
     def apply_preset(self, preset: Preset) -> None:
         self.description = preset.description
+        self.set_rules(preset.rules)
         self.restore(([PanelRow(f.index, f.strength, f.mode, f.label, f.enabled)
                        for f in preset.features]
                       + [vector_row(v.vector, v.strength, v.enabled) for v in preset.vectors],

@@ -65,6 +65,7 @@ class ActivationPlot(QWidget):
         layout.addWidget(self.readout)
         self._range = (0, 0.0, 0.0)
         self.curves: dict[tuple[int, int], pg.PlotDataItem] = {}
+        self.bands: dict[int, list] = {}      # row -> [((start, end), band item)]
         self.scale: dict[int, float] = {}
         self.unit = "raw"
         self._record: RunRecord | None = None
@@ -93,6 +94,7 @@ class ActivationPlot(QWidget):
               unit: str = "raw") -> None:
         self.plot.clear()
         self.curves = {}
+        self.bands = {}
         self._range = (0, 0.0, 0.0)
         self._record, self.label_of, self.unit = record, label_of, unit
         empty = record is None or not record.watch
@@ -140,6 +142,7 @@ class ActivationPlot(QWidget):
             curve.setData(np.arange(len(ys)), ys)
             if len(ys):
                 n, top, bottom = max(n, len(ys)), max(top, ys.max()), min(bottom, ys.min())
+        self._draw_bands(record)
         # While streaming, ranges change only when the data outgrow them (x in steps, y with
         # headroom), so the axes do not re-lay out at every token; at the end x is exactly
         # the tokens generated.
@@ -156,6 +159,29 @@ class ActivationPlot(QWidget):
             self._range = (x_max, y_top, y_bottom)
             self.plot.setRange(xRange=(0, x_max - 1), yRange=(y_bottom, y_top or 1.0),
                                padding=0.02)
+
+    def _draw_bands(self, record: RunRecord) -> None:
+        """A shaded band in the column's colour over each run of tokens a rule steered;
+        only a row whose runs changed is drawn again."""
+        for r in range(len(record.rows)):
+            spans = record.acting_spans(r)
+            old = self.bands.get(r, [])
+            if [s for s, _ in old] == spans:
+                continue
+            for _s, item in old:
+                self.plot.removeItem(item)
+            colour = pg.mkColor(theme.column_colour(r))
+            colour.setAlpha(45)
+            made = []
+            for start, end in spans:
+                item = pg.LinearRegionItem((start - 0.5, end - 0.5), movable=False,
+                                           brush=colour, pen=pg.mkPen(None))
+                item.setZValue(-10)          # behind the curves
+                item.setToolTip(f"{record.rows[r].name}: a rule steered tokens {start + 1}"
+                                f"–{end}")
+                self.plot.addItem(item)
+                made.append(((start, end), item))
+            self.bands[r] = made
 
     def x_range(self) -> tuple[float, float]:
         return tuple(self.plot.getPlotItem().vb.viewRange()[0])

@@ -19,6 +19,8 @@ class TokenInfo:
     prob: float | None
     activations: list[float]             # watched features, in RunRecord.columns order
     top_features: list[tuple[int, float]]
+    rules_held: list[int] = field(default_factory=list)     # the row's rules whose condition
+    rules_acting: list[int] = field(default_factory=list)   # held here / that steered here
 
 
 @dataclass
@@ -75,7 +77,8 @@ class RunRecord:
                     continue  # the end-of-text token: no text, not plotted
                 prob = None if tok.logprob is None else math.exp(tok.logprob)
                 row.tokens.append(TokenInfo(tok.text, tok.token_id, prob,
-                                            list(tok.activations), list(tok.top_features)))
+                                            list(tok.activations), list(tok.top_features),
+                                            list(tok.rules_held), list(tok.rules_acting)))
         elif isinstance(event, DoneEvent):
             self.done = event
         self.version += 1
@@ -91,6 +94,18 @@ class RunRecord:
         """Largest activation of `feature` over all rows: the full tint."""
         values = [v for r in range(len(self.rows)) for v in self.activation_series(r, feature)]
         return max(values, default=0.0)
+
+    def acting_spans(self, row: int) -> list[tuple[int, int]]:
+        """The runs of token positions [start, end) where one of the row's rules steered."""
+        spans: list[tuple[int, int]] = []
+        for n, tok in enumerate(self.rows[row].tokens):
+            if not tok.rules_acting:
+                continue
+            if spans and spans[-1][1] == n:
+                spans[-1] = (spans[-1][0], n + 1)
+            else:
+                spans.append((n, n + 1))
+        return spans
 
     def row_score(self, row: int) -> float | None:
         """The classifier's P(its first set) for row `row`'s tokens so far, each of its

@@ -48,6 +48,6 @@ def build_variants(panel: PanelState, sweep: Sweep | None,
         feats = others + [FeatureSteer(sweep.feature, s, mode, label or "")]
         specs.append(SteeringSpec(feats, unit=panel.unit,
                                   name=f"{wording.feature_words(sweep.feature, label)} {title}",
-                                  vectors=list(base.vectors)))
+                                  vectors=list(base.vectors), rules=list(panel.rules)))
         titles.append(title)
     return specs, titles

@@ -21,6 +21,7 @@ from steerdesk.ui.controller import Controller
 from steerdesk.ui.feature_row import FeatureRow
 from steerdesk.ui.feature_table import MIME
 from steerdesk.ui.vector_row import VectorRow
+from steerdesk.ui.rule_editor import RuleEditor
 
 EMPTY = ("<b>No steering yet.</b><br>Double-click a feature in the list, drag it here, or "
          "press <i>Add to steering</i> on its card. Then move its slider and press "
@@ -109,6 +110,12 @@ class SteeringPanel(QWidget):
         layout.addLayout(head)
         layout.addLayout(settings)
         layout.addWidget(scroll, 1)
+        # Rules: conditional steering of the same variant, as sentences (rule_editor.py).
+        self.rules = RuleEditor(self.c.label)
+        self.rules.rules_changed.connect(self.state.set_rules)
+        self.state.rules_changed.connect(lambda: self.rules.set_rules(self.state.rules))
+        self.c.session_opened.connect(lambda s: self.rules.set_sae(self.c.label, s.sae.d_sae))
+        layout.addWidget(self.rules)
 
         self.state.rows_changed.connect(self.rebuild)
         self.state.row_changed.connect(self._row_changed)
@@ -122,13 +129,13 @@ class SteeringPanel(QWidget):
         """What presentation mode hides here: preparing tools, not what the audience needs
         (the rows and their sliders); at 2x text they pushed the pane off the screen."""
         return [self.name_label, self.name, self.unit_label, self.unit, self.percent,
-                self.redo_button, self.clear_button, self.presets_button]
+                self.redo_button, self.clear_button, self.presets_button, self.rules]
 
     def content_height(self) -> int:
         """The height that shows the header and every row without scrolling."""
         rows = self.list_widget.sizeHint().height()
         frame = self.scroll.height() - self.scroll.viewport().height()
-        return self.scroll.y() + rows + frame + 4
+        return self.scroll.y() + rows + frame + 8 + self.rules.sizeHint().height()
 
     def _tool(self, text, tip, slot) -> QToolButton:
         b = QToolButton()

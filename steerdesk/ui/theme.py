@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QApplication
 
 ACCENT = "#d9730d"            # orange: activation tint and histogram bars
 CHIP = "#eceff3"
+RULE = "#7b3fc4"              # purple: where a rule steered (token underline, plot band)
 # Per panel feature, for plot curves and row swatches: distinguishable, readable on white.
 FEATURE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
                    "#17becf", "#bcbd22", "#ff7f0e", "#7f7f7f"]

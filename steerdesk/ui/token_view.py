@@ -84,6 +84,9 @@ class TokenView(QTextEdit):
             if a > 0.05:
                 fmt.setBackground(theme.tint(a, theme.DARK))
                 fmt.setForeground(theme.tint_text(a, theme.DARK))
+            if getattr(tok, "rules_acting", None):   # a rule steered this token: underlined
+                fmt.setUnderlineStyle(QTextCharFormat.WaveUnderline)
+                fmt.setUnderlineColor(QColor(theme.RULE))
             cursor.insertText(tok.text, fmt)
             self._shown += 1
         cursor.endEditBlock()
@@ -131,6 +134,7 @@ class TokenView(QTextEdit):
         prob = "?" if tok.prob is None else f"{tok.prob:.1%}"
         head = (f"<b>{html.escape(repr(tok.text))}</b> &nbsp;·&nbsp; token {n + 1} &nbsp;·&nbsp; "
                 f"probability <b>{prob}</b>")
+        head += rules_line(tok)
         if not tok.top_features:
             return head
         pad = "style='padding-right:10px'"
@@ -139,3 +143,16 @@ class TokenView(QTextEdit):
                        f"<td>{labels[i]}</td></tr>" for i, v in tok.top_features[:6])
         return (f"{head}<br>Top features here (double-click the token to list them):"
                 f"<table cellspacing='0' cellpadding='1'>{rows}</table>")
+
+
+def rules_line(tok) -> str:
+    """Which rules held at this token and which steered it (numbered from 1, as in the
+    editor), for the token's tooltip; '' when none."""
+    held = [n + 1 for n in getattr(tok, "rules_held", [])]
+    acting = [n + 1 for n in getattr(tok, "rules_acting", [])]
+    parts = []
+    if acting:
+        parts.append(f"rule {', '.join(map(str, acting))} steered this token (wavy underline)")
+    if held:
+        parts.append(f"rule {', '.join(map(str, held))}'s condition held here")
+    return "<br>" + "; ".join(parts) if parts else ""

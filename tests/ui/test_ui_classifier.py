@@ -131,6 +131,8 @@ def test_columns_show_the_classifiers_running_score(window, dialog, qtbot, ui_se
     assert window.c.classifier is clf and window.menus.stop_scoring.isEnabled()
     window.compare.set_prompt("the quick brown")
     window.compare.max_tokens.setValue(8)
+    finished = []
+    window.c.run_finished.connect(finished.append)
     record = window.c.generate(window.compare.prompt_text(), window.compare.sampling())
     window.compare.start(record, window.c.label)
     column = window.compare.columns[0]
@@ -141,8 +143,7 @@ def test_columns_show_the_classifiers_running_score(window, dialog, qtbot, ui_se
     window.redraw()                                   # live, before the run ends
     early = record.row_score(0)
     assert column.score.text() == "Classifier: " + wording.verdict(clf.names, early)
-    with qtbot.waitSignal(window.c.run_finished, timeout=WAIT_MS):
-        pass
+    qtbot.waitUntil(lambda: finished == [record], timeout=WAIT_MS)   # it may be over already
     window.redraw()
     # by hand: the baseline column's text read by the model, pooled over its tokens
     prompt_ids, _ = encode_prompt(ui_session.tokenizer, record.prompt, False)
