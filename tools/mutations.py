@@ -241,7 +241,7 @@ MUTATIONS: list[Mutation] = [
       "                reason = \"eos\"\n                step += 1",
       "                reason = \"eos\"\n                step += 0", (ROWS,),
       "the step count is one short when every row ended"),
-    M("text-no-utf8-holdback", "stopping", G, "if full.endswith(\"\\ufffd\"):", "if False:",
+    M("text-no-utf8-holdback", "stopping", "steerdesk/engine/prompt_text.py", "if full.endswith(\"\\ufffd\"):", "if False:",
       (ROWS,), "half characters show as replacement marks"),
     M("stop-one-token-too-many", "stopping", G,
       "for step in range(request.max_new_tokens):",
