@@ -4,7 +4,10 @@
      "features": [{"index": 12, "label": "German text", "mode": "add", "strength": 1.5}]}
 
 Optional keys: "enabled" per feature (default true; disabled features are kept in the file but
-not applied), "steerdesk_preset": format version. The app and the CLI read and write this format.
+not applied), "steerdesk_preset": format version, "prompt_equivalent": an instruction meant to
+get the same effect by prompting alone (e.g. "Auf Deutsch:"), which `generate
+--prompted-from-preset` and `evaluate` put beside the steered column (the prompted column,
+engine/prompted.py); absent or "" means none. The app and the CLI read and write this format.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Preset:
     description: str = ""
     unit: str = "max"
     features: list[PresetFeature] = field(default_factory=list)
+    prompt_equivalent: str = ""       # the instruction that prompts for the same effect
 
     def to_spec(self) -> SteeringSpec:
         return SteeringSpec([FeatureSteer(f.index, f.strength, f.mode, f.label)
@@ -50,8 +54,11 @@ class Preset:
             if not f.enabled:
                 item["enabled"] = False
             feats.append(item)
-        return {"steerdesk_preset": FORMAT_VERSION, "name": self.name,
+        data = {"steerdesk_preset": FORMAT_VERSION, "name": self.name,
                 "description": self.description, "unit": self.unit, "features": feats}
+        if self.prompt_equivalent:   # only where there is one: older files stay as they were
+            data["prompt_equivalent"] = self.prompt_equivalent
+        return data
 
 
 def parse_preset(data: Any, where: str) -> Preset:
@@ -83,7 +90,11 @@ def parse_preset(data: Any, where: str) -> Preset:
             raise InputError(f"{at}.strength must be a finite number, not {strength!r}")
         features.append(PresetFeature(index, float(strength), mode, str(item.get("label", "")),
                                       bool(item.get("enabled", True))))
-    return Preset(name.strip(), str(data.get("description", "")), unit, features)
+    prompt = data.get("prompt_equivalent", "")
+    if not isinstance(prompt, str):
+        raise InputError(f"{where}: field 'prompt_equivalent' must be a text (an instruction such "
+                         f"as \"Answer in German\"), not {prompt!r}")
+    return Preset(name.strip(), str(data.get("description", "")), unit, features, prompt.strip())
 
 
 def load_preset(path: str | Path) -> Preset:
