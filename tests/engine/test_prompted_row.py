@@ -123,6 +123,19 @@ def test_the_prompted_row_goes_on_after_the_others_end_and_stops_at_its_own_end(
             assert len(out.rows[r].tokens) == 1 and out.rows[r].tokens[0].finished
 
 
+def test_the_prompted_row_stops_at_its_own_end_token(session, monkeypatch):
+    from steerdesk.engine import generation
+
+    free = generate(session, _req(instructed_prompt(INSTRUCTION, PROMPT)))
+    end = free.rows[0].tokens[3].token_id
+    monkeypatch.setattr(generation, "_eos_ids", lambda s: {end})
+    ref = generate(session, _req(instructed_prompt(INSTRUCTION, PROMPT), stop_at_eos=True))
+    out = generate(session, _req(variants=_strong(), prompted=INSTRUCTION, stop_at_eos=True))
+    row = out.rows[-1]
+    assert _ids(row) == _ids(ref.rows[0]) and row.tokens[-1].finished
+    assert len(row.tokens) <= 4 and row.text == ref.rows[0].text
+
+
 def test_chat_mode_puts_the_instruction_in_the_user_turn(session):
     tok = session.tokenizer
     tok.chat_template = ("{% for m in messages %}user: {{ m['content'] }}\n{% endfor %}"
