@@ -1,7 +1,7 @@
 """Steering against prompting on the pocket pack: `python -m steerdesk.pocket.prompting_eval`.
 
-Runs `steerdesk evaluate --preset NAME --prompts eval_prompts.txt --json` (the CLI itself, in
-this process) for every pocket preset and keeps each run's table, one example text per column,
+Runs `steerdesk evaluate --preset NAME --prompts eval_prompts.txt --json` (the CLI itself, as
+a process of its own: the pocket tools sit below the CLI) for every pocket preset and keeps each run's table, one example text per column,
 the command, the date and the machine in `sae/prompting_eval.json`; `report.py` renders it in
 docs/pocket-pack.md. The prompts (eval_prompts.txt) are not the ones the preset strengths or
 the prompt equivalents were picked on (steer_eval.PROMPTS).
@@ -9,11 +9,10 @@ the prompt equivalents were picked on (steer_eval.PROMPTS).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,22 +26,20 @@ OUT = "prompting_eval.json"
 def _machine() -> str:
     import torch
 
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores "
-            f"(torch threads {torch.get_num_threads()}), torch {torch.__version__}")
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores (shared), "
+            f"torch {torch.__version__}")
 
 
 def run_one(preset: str, prompts: Path, seeds: int = SEEDS) -> dict:
     """One `steerdesk evaluate` run's JSON, its samples cut to one example per column."""
-    from steerdesk.cli.main import main
-
     argv = ["evaluate", "--preset", preset, "--prompts", str(prompts), "--seeds", str(seeds),
             "--json"]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(argv)
-    if code != 0:
-        raise SystemExit(f"steerdesk {' '.join(argv)} exited {code}")
-    record = json.loads(out.getvalue())
+    done = subprocess.run([sys.executable, "-m", "steerdesk.cli.main", *argv],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"steerdesk {' '.join(argv)} exited {done.returncode}: "
+                         f"{done.stderr.strip()}")
+    record = json.loads(done.stdout)
     samples = record.pop("samples")
     record["examples"] = {c["column"]: next(s for s in samples if s["column"] == c["column"])
                           for c in record["columns"]}
