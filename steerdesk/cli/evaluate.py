@@ -33,10 +33,10 @@ Each prompt x seed is one generation of all three columns, sampled with the same
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", help="steering against prompting: share reached and perplexity",
-        description="For each prompt, generate the baseline, the preset's steered column and "
-                    "the prompted column (the preset's prompt_equivalent), and report one table: "
-                    "the share of each column's texts that reached the target, and the mean "
-                    "and median perplexity under the unsteered model.", epilog=EPILOG,
+        description="For each prompt, generate the baseline, the preset's steered column and\n"
+                    "the prompted column (the preset's prompt_equivalent), and report one\n"
+                    "table: the share of each column's texts that reached the target, and the\n"
+                    "mean and median perplexity under the unsteered model.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_session_args(p)
     g = p.add_argument_group("what to evaluate")
