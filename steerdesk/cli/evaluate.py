@@ -37,7 +37,7 @@ def register(subparsers) -> None:
                     "the prompted column (the preset's prompt_equivalent), and report one\n"
                     "table: the share of each column's texts that reached the target, and the\n"
                     "mean and median perplexity under the unsteered model.", epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        )
     add_session_args(p)
     g = p.add_argument_group("what to evaluate")
     g.add_argument("--preset", required=True, metavar="FILE_OR_NAME",

@@ -3,7 +3,8 @@
 Row 0 is the baseline; row r carries variant r - 1. All rows share the prompt, so there is no
 padding, and one KV cache serves them all. Sampling is coupled: every row draws its token with
 the same Gumbel noise, so two rows with the same distribution pick the same token and any
-difference between them comes from steering alone.
+difference between them comes from steering alone. With `request.prompted`, one more row comes
+last: the instructed prompt, unsteered, as a batch of its own (engine/prompted.py says why).
 
 `stream()` yields a `PromptEvent`, then one `StepEvent` per decoding step, then a `DoneEvent`.
 """
@@ -387,7 +388,7 @@ def stream(session: Session, request: GenerationRequest,
             if is_cancelled():
                 reason = "cancelled"
                 break
-            if pending is not None:
+            if pending is not None and not main_done:
                 past, logits = forward(pending.unsqueeze(1), past)
                 pending = None
             if not main_done:   # once they have all ended, only the prompted row goes on

@@ -49,7 +49,10 @@ def row_name(instruction: str) -> str:
 
 
 def check_instruction(instruction: str | None) -> None:
-    if instruction is not None and (not isinstance(instruction, str) or not instruction.strip()):
+    if instruction is not None and not isinstance(instruction, str):
+        raise InputError(f"the prompted column's instruction must be text, not {instruction!r}",
+                         field="prompted")
+    if instruction is not None and not instruction.strip():
         raise InputError("the prompted column's instruction is empty; give one such as "
                          "'Answer in German', or leave the prompted column out", field="prompted")
 
