@@ -55,7 +55,8 @@ def register(subparsers) -> None:
                    help="the language the judge looks for (default: the one the preset's name "
                         "names)")
     g.add_argument("--classifier", metavar="FILE",
-                   help="judge with a saved classifier instead: reached = its first label")
+                   help="judge with a saved classifier instead: reached = its first label "
+                        "(default: the language judge)")
     g = p.add_argument_group("sampling")
     g.add_argument("--seeds", type=whole(1, 1000), default=2, metavar="N",
                    help="seeds 0..N-1 for every prompt")
