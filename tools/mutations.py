@@ -65,6 +65,10 @@ VEC_CLI = "tests/cli/test_vectors_cli.py"
 VEC_UI = "tests/ui/test_ui_vectors.py"
 RG, RULES = "steerdesk/engine/rule_gates.py", "tests/engine/test_rules.py"
 RULES_CLI = "tests/cli/test_rules_cli.py"
+PRM = "steerdesk/engine/prompted.py"
+PROMPTED = "tests/engine/test_prompted_row.py"
+PROMPTED_CLI = "tests/cli/test_prompted_cli.py"
+EVAL = ("tests/engine/test_evaluate.py", "tests/cli/test_evaluate_cli.py")
 
 M = Mutation
 MUTATIONS: list[Mutation] = [
@@ -259,7 +263,9 @@ MUTATIONS: list[Mutation] = [
       "top-k keeps k - 1 tokens (top-k 1 draws from nothing)"),
 
     # ---- stopping and text -------------------------------------------------------------
-    M("stop-when-any-row-ends", "stopping", G, "if all(finished):", "if any(finished):",
+    M("stop-when-any-row-ends", "stopping", G,
+      "            main_done = all(finished)\n            if side is not None:",
+      "            main_done = any(finished)\n            if side is not None:",
       (ROWS,), "one row's end stops every column"),
     M("stop-rows-never-finish", "stopping", G, "finished[r] = newly_done[r]",
       "finished[r] = False", (ROWS,), "a row runs on past its end"),
@@ -274,7 +280,7 @@ MUTATIONS: list[Mutation] = [
       "                reason = \"eos\"\n                step += 1",
       "                reason = \"eos\"\n                step += 0", (ROWS,),
       "the step count is one short when every row ended"),
-    M("text-no-utf8-holdback", "stopping", G, "if full.endswith(\"\\ufffd\"):", "if False:",
+    M("text-no-utf8-holdback", "stopping", "steerdesk/engine/prompt_text.py", "if full.endswith(\"\\ufffd\"):", "if False:",
       (ROWS,), "half characters show as replacement marks"),
     M("stop-one-token-too-many", "stopping", G,
       "for step in range(request.max_new_tokens):",
@@ -348,8 +354,7 @@ MUTATIONS: list[Mutation] = [
       "top_k_features=args.top_features, positions=args.positions,",
       "top_k_features=0, positions=args.positions,", (CLI,), "--top-features lists nothing"),
     M("cli-preset-ignored", "cli", GEN_CLI,
-      "request.variants.append(resolve_preset(args.preset, session.sae_path).to_spec())",
-      "request.variants.extend([])", (CLI,), "--preset adds no variant"),
+      "request.variants.append(preset.to_spec())", "request.variants.extend([])", (CLI,), "--preset adds no variant"),
     M("cli-chat-ignored", "cli", GEN_CLI,
       "repetition_penalty=args.repetition_penalty, chat=args.chat, watch=watch,",
       "repetition_penalty=args.repetition_penalty, chat=False, watch=watch,", (CLI,),
@@ -467,6 +472,42 @@ MUTATIONS: list[Mutation] = [
     M("controller-lights-up-failure-silent", "worker", CTL,
       "on_error=lambda exc, _tb: self.lights_up_failed.emit(exc))",
       "on_error=lambda exc, _tb: None)", UI_WORKER, "a failed 'what lights up' shows nothing"),
+    # ---- prompted column, evaluate -----------------------------------------------------
+    M("prompted-pass-steered", "prompted", PRM,
+      "fn = self.side if self.prompted_pass else self.main", "fn = self.main", (PROMPTED,),
+      "the prompted column goes through the steering hook: steered, or a crash on its row count"),
+    M("prompted-other-noise", "prompted", PRM,
+      "self.sampler = CoupledSampler(self.request, 1,",
+      "self.sampler = CoupledSampler(__import__('dataclasses').replace(self.request, "
+      "seed=(self.request.seed or 0) + 1), 1,", (PROMPTED,),
+      "the prompted column draws other noise than the rows it is compared with"),
+    M("prompted-no-blank-line", "prompted", PRM,
+      'return f"{instruction.strip()}\\n\\n{prompt}"', 'return f"{instruction.strip()} {prompt}"',
+      (PROMPTED,), "the instruction runs into the prompt"),
+    M("prompted-ignores-its-end", "prompted", PRM, "done = tid in eos", "done = False",
+      (PROMPTED,), "the prompted column runs past its end token"),
+    M("prompted-stops-with-the-others", "prompted", G,
+      "if main_done and (side is None or side.finished):", "if main_done:", (PROMPTED,),
+      "the prompted column is cut off when the other columns end"),
+    M("prompted-ppl-shared-prompt", "prompted", "steerdesk/engine/costs.py",
+      "if row == prompt_event.prompted_row:", "if False:", (PROMPTED, PROMPTED_CLI),
+      "the prompted column's perplexity is scored without its instruction as context"),
+    M("prompted-json-kind-lost", "prompted", "steerdesk/cli/generate_json.py",
+      "prompted=r == prompt.prompted_row)", "prompted=False)", (PROMPTED_CLI,),
+      "--json calls the prompted column a baseline and scores it with the wrong prompt"),
+    M("preset-prompt-equivalent-not-saved", "prompted", "steerdesk/engine/presets.py",
+      "if self.prompt_equivalent:   # only where there is one: older files stay as they were",
+      "if False:",
+      ("tests/engine/test_presets.py",), "a preset's prompt equivalent is lost when it is saved"),
+    M("evaluate-reached-inverted", "prompted", "steerdesk/engine/evaluate.py",
+      "s.reached = bool(ok)", "s.reached = not ok", EVAL, "evaluate reports the misses"),
+    M("evaluate-median-is-mean", "prompted", "steerdesk/engine/evaluate.py",
+      "statistics.median(ppl) if ppl else None)", "statistics.fmean(ppl) if ppl else None)",
+      EVAL, "the median column shows the mean"),
+    M("evaluate-classifier-wrong-label", "prompted", "steerdesk/cli/evaluate.py",
+      'return [r["label"] == clf.names[0] for r in clf.apply(session, texts)]',
+      'return [r["label"] == clf.names[1] for r in clf.apply(session, texts)]', EVAL,
+      "with --classifier, reached counts the other label"),
     M("controller-watches-unsteered-focus", "worker", CTL,
       "        return self.panel.indices()\n",
       "        return self.panel.indices() + ([self.focus] if self.focus >= 0 and self.focus "

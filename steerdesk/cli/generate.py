@@ -47,6 +47,13 @@ rules (conditional steering):
   --mode and --unit do not apply to rules. Examples:
     --rule "when 12>3.5 then 40=8 for 5"   --rule 'when text "bridge" then stop'
 
+the prompted column:
+  --prompted "Answer in German" adds one more column, last: the same prompt with that
+  instruction before it (in chat mode, in the user turn), unsteered, sampled with the same seed
+  and noise. It is what prompting alone does, to compare the steered columns with, at their
+  cost (perplexity under the unsteered model). --prompted-from-preset takes the instruction from
+  the --preset's "prompt_equivalent".
+
 greedy and sampled:
   --temperature 0 (default) is greedy; top-k, top-p and the seed apply when it is above 0.
   Every column draws its token with the same noise, so differences come from steering alone.
@@ -106,6 +113,12 @@ def add_steering_args(p: argparse.ArgumentParser) -> None:
                         "activation")
     g.add_argument("--positions", choices=("all", "generated"), default="all",
                    help="steer the prompt and the new tokens (all), or the new tokens only")
+    g.add_argument("--prompted", metavar="INSTRUCTION",
+                   help="one more column: the prompt with this instruction before it, "
+                        "unsteered (see 'the prompted column' below; default: none)")
+    g.add_argument("--prompted-from-preset", action="store_true",
+                   help="the prompted column with the instruction the --preset file gives as "
+                        "its prompt_equivalent (default: off)")
 
 
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
@@ -186,7 +199,7 @@ def build_request(args: argparse.Namespace, variants: list):
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
         repetition_penalty=args.repetition_penalty, chat=args.chat, watch=watch,
         top_k_features=args.top_features, positions=args.positions,
-        prompt_logprobs=args.prompt_logprobs, compile=args.compile)
+        prompt_logprobs=args.prompt_logprobs, compile=args.compile, prompted=args.prompted)
     request.validate()   # before the model loads: a bad value costs no wait
     return request
 
@@ -213,14 +226,23 @@ def run(args: argparse.Namespace) -> int:
     from steerdesk.engine.generation import generate
     from steerdesk.engine.presets import resolve_preset
 
+    if args.prompted_from_preset and (args.prompted is not None or not args.preset):
+        raise InputError("--prompted-from-preset takes the instruction from --preset's "
+                         "prompt_equivalent: give --preset, and no --prompted with it")
     request = build_request(args, build_variants(args))
     vectors = read_vector_args(args)
     warn_about_sampling(args)
     session = open_session_from_args(args, quiet=wants_json(args))
     if args.preset:
-        request.variants.append(resolve_preset(args.preset, session.sae_path).to_spec())
+        preset = resolve_preset(args.preset, session.sae_path)
+        request.variants.append(preset.to_spec())
         if not args.watch:
             request.watch = steered_features(request.variants)
+        if args.prompted_from_preset:
+            if not preset.prompt_equivalent:
+                raise InputError(f"preset {preset.name!r} has no prompt_equivalent; give the "
+                                 "instruction with --prompted TEXT", field="prompt_equivalent")
+            request.prompted = preset.prompt_equivalent
     column = vector_column(vectors, session)
     if column is not None:
         request.variants.append(column)
@@ -257,5 +279,5 @@ def report(args: argparse.Namespace, session, request, result, extra: dict | Non
     else:
         from steerdesk.cli.generate_text import print_text
 
-        print_text(request, result, table=bool(args.watch) or request.top_k_features > 0,
-                   out=sys.stdout)
+        print_text(session, request, result,
+                   table=bool(args.watch) or request.top_k_features > 0, out=sys.stdout)

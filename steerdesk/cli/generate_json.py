@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from steerdesk.cli.common import envelope
-from steerdesk.engine.costs import row_metrics
+from steerdesk.engine.costs import row_metrics, row_prompt_ids
 from steerdesk.engine.provenance import session_record, steering_record
 
 
@@ -57,16 +57,21 @@ def _costs(session, request, prompt_ids, row) -> dict[str, Any]:
     return {"perplexity": m["perplexity"], "reach": m["reach"]}
 
 
-def column_object(session, request, spec, row, done_reason: str, prompt_ids=()) -> dict[str, Any]:
-    """One column: baseline (spec None) or steered, its text, tokens and metrics."""
+def column_object(session, request, spec, row, done_reason: str, prompt_ids=(),
+                  prompted: bool = False) -> dict[str, Any]:
+    """One column: baseline (spec None), steered, or `prompted` (the instructed prompt,
+    unsteered: its prompt_tokens and its perplexity's context are its own prompt's), its text,
+    tokens and metrics."""
     logprobs = [t.logprob for t in row.tokens if t.logprob is not None]
     prompt_lp = row.prompt_logprobs or [None] * len(row.prompt_activations)
     steering = None
     if spec is not None:
         steering = {**steering_record(spec, session), "positions": request.positions,
                     "rules": [rule.to_text() for rule in spec.rules]}
+    kind = "prompted" if prompted else "baseline" if spec is None else "steered"
+    extra = {"prompted": request.prompted} if prompted else {}
     return {
-        "name": row.name, "kind": "baseline" if spec is None else "steered",
+        "name": row.name, "kind": kind, **extra,
         "steering": steering, "text": row.text, "finish_reason": _finish(row, done_reason, spec),
         "metrics": {"new_tokens": len(row.tokens),
                     "mean_logprob": sum(logprobs) / len(logprobs) if logprobs else None,
@@ -78,12 +83,13 @@ def column_object(session, request, spec, row, done_reason: str, prompt_ids=()) 
                                        watched=w, top=top)
                           for lp, w, top in zip(prompt_lp, row.prompt_activations,
                                                 row.prompt_top_features)],
+        **({"prompt_token_ids": list(prompt_ids)} if prompted else {}),
     }
 
 
 def to_json(session, request, result, *, threads: int | None = None) -> dict[str, Any]:
     prompt, done = result.prompt, result.done
-    specs = [None, *request.variants]
+    specs = [None, *request.variants, None]   # the last None: the prompted row, if any
     return envelope(
         "generate",
         session=session_record(session),
@@ -102,6 +108,7 @@ def to_json(session, request, result, *, threads: int | None = None) -> dict[str
         readout={"watch": [{"index": i, "label": session.label_of(i)} for i in request.watch],
                  "top_features_per_token": request.top_k_features,
                  "prompt_logprobs": request.prompt_logprobs},
-        columns=[column_object(session, request, spec, row, done.reason, prompt.token_ids)
-                 for spec, row in zip(specs, result.rows)],
+        columns=[column_object(session, request, spec, row, done.reason,
+                               row_prompt_ids(prompt, r), prompted=r == prompt.prompted_row)
+                 for r, (spec, row) in enumerate(zip(specs, result.rows))],
     )

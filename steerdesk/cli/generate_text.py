@@ -29,10 +29,33 @@ def readout_table(request, row) -> list[str]:
     return lines
 
 
-def print_text(request, result, *, table: bool, out: TextIO) -> None:
-    for row in result.rows:
+def cost_line(metrics: dict, watch) -> str:
+    """A column's costs in words: perplexity (engine/costs.py) and, with --watch, reach."""
+    ppl = metrics["perplexity"]
+    line = ("perplexity under the unsteered model: "
+            + (f"{ppl:.2f}" if ppl is not None else "none (no new tokens)"))
+    if watch:
+        reach = metrics["reach"]
+        line += (f"; reach (mean activation of #{watch[0]}): "
+                 + (f"{reach:.3f}" if reach is not None else "none"))
+    return line
+
+
+def print_text(session, request, result, *, table: bool, out: TextIO) -> None:
+    """Each column: its name, its prompt and text (the prompted column's prompt carries its
+    instruction), its costs, and the readout table when asked for."""
+    from steerdesk.engine.costs import result_metrics
+
+    metrics = result_metrics(session, result, request.watch)
+    for r, row in enumerate(result.rows):
+        prompt = request.prompt
+        if r == result.prompt.prompted_row:
+            from steerdesk.engine.prompted import instructed_prompt
+
+            prompt = instructed_prompt(request.prompted, request.prompt)
         print(f"=== {row.name}", file=out)
-        print(request.prompt + row.text, file=out)
+        print(prompt + row.text, file=out)
+        print(f"  ({cost_line(metrics[r], request.watch)})", file=out)
         if table and row.tokens:
             print(file=out)
             for line in readout_table(request, row):

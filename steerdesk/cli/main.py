@@ -12,9 +12,10 @@ from steerdesk.cli.parsing import Parser, UsageError, hoist_options, parse
 from steerdesk.engine.errors import InputError, one_line
 
 # Each module has register(subparsers), which adds its subparser with set_defaults(func=run).
-SUBCOMMANDS = ("generate", "inspect", "features", "vectors", "catalog", "models", "bench")
+SUBCOMMANDS = ("generate", "evaluate", "inspect", "features", "vectors", "catalog", "models",
+               "bench")
 # Where the session options go, for the one line that says so.
-MODEL_COMMANDS = ("generate, inspect, features text/contrast/classify, vectors build and "
+MODEL_COMMANDS = ("generate, evaluate, inspect, features text/contrast/classify, vectors build and "
                   "catalog build; "
                   "features search/show and catalog info/import take --sae")
 # Set to see the traceback of an unexpected error.

@@ -169,16 +169,18 @@ def replay(args: argparse.Namespace) -> int:
         args.threads = (record.get("run") or {}).get("threads")
     s, p, r = (_get(record, key, where=where) for key in ("sampling", "prompt", "readout"))
     columns = record.get("columns", [])
+    steered = [c for c in columns[1:] if c.get("kind") != "prompted"]
+    prompted = [c.get("prompted") for c in columns[1:] if c.get("kind") == "prompted"]
     try:
         request = GenerationRequest(
-            prompt=p["text"], variants=[variant_from_column(c, where) for c in columns[1:]],
+            prompt=p["text"], variants=[variant_from_column(c, where) for c in steered],
+            prompted=prompted[0] if prompted else None,
             max_new_tokens=s["max_new_tokens"], temperature=s["temperature"], top_k=s["top_k"],
             top_p=s["top_p"], repetition_penalty=s["repetition_penalty"], seed=s["seed"],
             stop_at_eos=s.get("stop_at_eos", True), chat=p["chat"],
             watch=[w["index"] for w in r["watch"]], top_k_features=r["top_features_per_token"],
             prompt_logprobs=r.get("prompt_logprobs", False),
-            positions=(columns[1]["steering"].get("positions", "all") if len(columns) > 1
-                       else "all"))
+            positions=steered[0]["steering"].get("positions", "all") if steered else "all")
     except (KeyError, TypeError, IndexError) as exc:
         raise InputError(f"{where}: the record lacks a setting it needs ({exc})") from None
     request.validate()

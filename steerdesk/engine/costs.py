@@ -64,6 +64,15 @@ def row_metrics(session: Session, prompt_ids: Sequence[int], row, watch: Sequenc
             "reach": reach, "reach_feature": int(watch[0]) if watch else None}
 
 
+def row_prompt_ids(prompt_event, row: int) -> list[int]:
+    """The prompt row `row` continued: the shared one, or the prompted row's own (with its
+    instruction), which is then its perplexity's context."""
+    if row == prompt_event.prompted_row:
+        return list(prompt_event.prompted_token_ids)
+    return list(prompt_event.token_ids)
+
+
 def result_metrics(session: Session, result, watch: Sequence[int]) -> list[dict]:
     """row_metrics for every row of a GenerationResult, in row order."""
-    return [row_metrics(session, result.prompt.token_ids, row, watch) for row in result.rows]
+    return [row_metrics(session, row_prompt_ids(result.prompt, r), row, watch)
+            for r, row in enumerate(result.rows)]

@@ -3,7 +3,8 @@
 Row 0 is the baseline; row r carries variant r - 1. All rows share the prompt, so there is no
 padding, and one KV cache serves them all. Sampling is coupled: every row draws its token with
 the same Gumbel noise, so two rows with the same distribution pick the same token and any
-difference between them comes from steering alone.
+difference between them comes from steering alone. With `request.prompted`, one more row comes
+last: the instructed prompt, unsteered, as a batch of its own (engine/prompted.py says why).
 
 `stream()` yields a `PromptEvent`, then one `StepEvent` per decoding step, then a `DoneEvent`.
 """
@@ -22,6 +23,8 @@ import torch
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.prompt_fit import context_limit, fit_prompt
 from steerdesk.engine.prompt_fit import position_limit as _position_limit
+from steerdesk.engine.prompt_text import IncrementalText, encode_prompt  # noqa: F401  (re-exported)
+from steerdesk.engine.prompt_text import prompt_logprobs as _prompt_logprobs
 from steerdesk.engine.sampling import CoupledSampler, _top_p_filter  # noqa: F401  (re-exported)
 from steerdesk.engine.session import Session
 from steerdesk.engine.steering import SteeringHook, SteeringSpec
@@ -47,6 +50,7 @@ class GenerationRequest:
     stop_at_eos: bool = True
     fit_prompt: bool = False          # cut a too-long prompt's start to fit (else an error)
     compile: bool | None = None       # the compiled decode step; None: where it is the default
+    prompted: str | None = None       # an instruction: one more, unsteered row (engine/prompted.py)
 
     # Longer runs are a typo (10000000000) rather than a wish: each token costs a forward pass.
     MAX_NEW_TOKENS = 65_536
@@ -68,6 +72,9 @@ class GenerationRequest:
             check_whole("seed", self.seed, 0, 2 ** 63 - 1, field="seed")
         for i in self.watch:
             check_whole("watched feature", i, 0, field="watch")
+        from steerdesk.engine.prompted import check_instruction
+
+        check_instruction(self.prompted)
 
 
 MAX_NEW_TOKENS = GenerationRequest.MAX_NEW_TOKENS
@@ -102,6 +109,11 @@ class PromptEvent:
     logprobs: list[list[float | None]] | None = None   # [row][position], when asked for
     prompt_cut: int = 0               # tokens cut from the prompt's start to fit (fit_prompt)
     context: int | None = None        # the model's positions, where known
+    # The prompted row (request.prompted): its index (the last row), and its own prompt, which
+    # its [row][position] entries above follow instead of token_ids.
+    prompted_row: int | None = None
+    prompted_token_ids: list[int] | None = None
+    prompted_token_texts: list[str] | None = None
 
 
 @dataclass
@@ -266,36 +278,11 @@ def _compiled_forward(session: Session, request: GenerationRequest, hook: Steeri
     wanted = request.compile
     if wanted is None:
         wanted = compiled.on_by_default(session.lm.device)[0]
+    if wanted and request.prompted is not None:
+        from steerdesk.engine.prompted import COMPILE_REASON
+
+        return COMPILE_REASON
     return compiled.start(session, request, hook, past, prompt_len) if wanted else None
-
-
-def encode_prompt(tokenizer, prompt: str, chat: bool) -> tuple[list[int], bool]:
-    """Token ids fed to the model (BOS included when the tokenizer adds one)."""
-    if chat and getattr(tokenizer, "chat_template", None):
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
-                                            add_generation_prompt=True, tokenize=True)
-        if hasattr(ids, "keys"):  # newer transformers return a BatchEncoding
-            ids = ids["input_ids"]
-        return [int(i) for i in ids], True
-    return [int(i) for i in tokenizer(prompt, add_special_tokens=True)["input_ids"]], False
-
-
-class IncrementalText:
-    """Per-row text pieces that join to the decoded whole, holding back half a character
-    (byte-level BPE splits multi-byte characters across tokens)."""
-
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.ids: list[int] = []
-        self.text = ""
-
-    def push(self, token_id: int) -> str:
-        self.ids.append(token_id)
-        full = self.tokenizer.decode(self.ids, skip_special_tokens=False)
-        if full.endswith("\ufffd"):
-            return ""
-        piece, self.text = full[len(self.text):], full
-        return piece
 
 
 def _eos_ids(session: Session) -> set[int]:
@@ -307,23 +294,6 @@ def _eos_ids(session: Session) -> set[int]:
         elif isinstance(source, (list, tuple)):
             ids.update(int(i) for i in source)
     return ids
-
-
-def _prompt_logprobs(model, prompt: torch.Tensor, hook: SteeringHook
-                     ) -> list[list[float | None]]:
-    """[row][position]: each prompt token's log-prob given the ones before it, under each row's
-    own (steered) distribution; None for the first token, which nothing predicts. The prompt's
-    pass keeps only its last position's logits, so this is one more pass with every row and
-    every position's logits, made only when asked for."""
-    hook.in_prefill = hook.replaying = True   # steered as the prompt's pass was; rules unread
-    try:
-        with torch.inference_mode():
-            logits = model(input_ids=prompt, use_cache=False).logits
-    finally:
-        hook.in_prefill = hook.replaying = False
-    target = prompt[:, 1:].unsqueeze(-1)
-    lp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, target).squeeze(-1)
-    return [[None, *row] for row in lp.tolist()]
 
 
 def stream(session: Session, request: GenerationRequest,
@@ -339,13 +309,23 @@ def stream(session: Session, request: GenerationRequest,
     ids, used_template = encode_prompt(tok, request.prompt, request.chat)
     if not ids:
         raise InputError("the prompt is empty and this tokenizer adds no start token; type a prompt")
+    side = None
+    if request.prompted is not None:
+        from steerdesk.engine.prompted import HookSwitch, PromptedRow
+
+        side = PromptedRow(session, request)
+    longest = max(len(ids), len(side.ids) if side else 0)
     limit = _position_limit(model)
     cut, context = 0, context_limit(model, limit)
+    bos = getattr(tok, "bos_token_id", None)
     if request.fit_prompt:
-        ids, cut = fit_prompt(ids, context, request.max_new_tokens,
-                              getattr(tok, "bos_token_id", None), hard=limit is not None)
-    if limit is not None and len(ids) + request.max_new_tokens > limit:
-        raise InputError(f"the prompt ({len(ids)} tokens) and {request.max_new_tokens} new tokens "
+        ids, cut = fit_prompt(ids, context, request.max_new_tokens, bos, hard=limit is not None)
+        if side is not None:   # the instructed prompt is cut the same way, from its start
+            side.ids, _ = fit_prompt(side.ids, context, request.max_new_tokens, bos,
+                                     hard=limit is not None)
+    longest = max(len(ids), len(side.ids) if side else 0)
+    if limit is not None and longest + request.max_new_tokens > limit:
+        raise InputError(f"the prompt ({longest} tokens) and {request.max_new_tokens} new tokens "
                          f"do not fit in this model's {limit} positions; ask for fewer new tokens "
                          "or give a shorter prompt", field="max_new_tokens")
     rows = 1 + len(request.variants)
@@ -355,14 +335,17 @@ def stream(session: Session, request: GenerationRequest,
     gates = hook.gates
     if gates is not None:
         gates.set_text([""] * rows)   # at the prompt's last token no text is generated yet
-    handle = (session.hook.register(_widening(hook, rows))
-              if (hook.steers or hook.reads or gates is not None) else None)
+    main_hooked = hook.steers or hook.reads or gates is not None
+    switch = (HookSwitch(_widening(hook, rows) if main_hooked else None, side.side)
+              if side is not None and (main_hooked or side.side) else None)
+    handle = (session.hook.register(switch or _widening(hook, rows))
+              if switch or main_hooked else None)
     n_watch, k = len(request.watch), hook.top_k
     run = None
     try:
         prompt = torch.tensor([ids], dtype=torch.long, device=device).expand(rows, -1)
         forward = _Forward(model)
-        past, logits = _prefill(forward, prompt, rows, shared=handle is not None,
+        past, logits = _prefill(forward, prompt, rows, shared=main_hooked,
                                 widen_at=(session.hook.module if hook.steers_now
                                           else None))
         hook.in_prefill = False
@@ -372,9 +355,13 @@ def stream(session: Session, request: GenerationRequest,
                      for ti, tv in zip(hook.last_top[1].tolist(), hook.last_top[0].tolist())]
                     if k else [[[] for _ in ids]] * rows)
         prompt_lp = _prompt_logprobs(model, prompt, hook) if request.prompt_logprobs else None
-        yield PromptEvent(ids, texts, watch_rows, top_rows,
-                          ["baseline"] + [v.describe(session.label_of) for v in request.variants],
-                          used_template, prompt_lp, cut, context)
+        names = ["baseline"] + [v.describe(session.label_of) for v in request.variants]
+        event = PromptEvent(ids, texts, watch_rows, top_rows, names, used_template, prompt_lp,
+                            cut, context)
+        if side is not None:
+            side.prefill(switch)
+            side.add_to(event)
+        yield event
         decode = "eager"
         run = _compiled_forward(session, request, hook, past, len(ids))
         if isinstance(run, str):
@@ -388,6 +375,7 @@ def stream(session: Session, request: GenerationRequest,
         finished = [False] * rows
         if gates is not None:   # a stop rule that held at the prompt's last token
             finished = [gates.row_flags(f, r)[2] for r, f in enumerate(gates.flags().tolist())]
+        main_done = all(finished)
         decoders = [IncrementalText(tok) for _ in range(rows)]
         reason, step, first = "length", 0, None
         pending = None   # tokens whose forward pass waits until the next step is asked for
@@ -395,12 +383,13 @@ def stream(session: Session, request: GenerationRequest,
             if is_cancelled():
                 reason = "cancelled"
                 break
-            if pending is not None:
+            if pending is not None and not main_done:
                 past, logits = forward(pending.unsqueeze(1), past)
                 pending = None
-            tokens, logprobs = sampler(logits)
+            if not main_done:   # once they have all ended, only the prompted row goes on
+                tokens, logprobs = sampler(logits)
             token_list = tokens.tolist()
-            need_forward = step + 1 < request.max_new_tokens or hook.reads
+            need_forward = not main_done and (step + 1 < request.max_new_tokens or hook.reads)
             now = hook.reads or (gates is not None and need_forward)   # the event reports it
             newly_done = [not finished[r] and token_list[r] in eos for r in range(rows)]
             pieces = ["" if finished[r] or newly_done[r] else decoders[r].push(token_list[r])
@@ -434,16 +423,20 @@ def stream(session: Session, request: GenerationRequest,
                 finished[r] = newly_done[r] or stop
                 row_tokens.append(RowToken(token_list[r], pieces[r], lp[r], acts[r], tops[r],
                                            finished[r], held, acting))
+            main_done = all(finished)
+            if side is not None:
+                row_tokens.append(side.step(step, eos))
             if first is None:
                 first = time.perf_counter() - t0
             yield StepEvent(step, row_tokens)
-            if all(finished):
+            if main_done and (side is None or side.finished):
                 reason = "eos"
                 step += 1
                 break
         else:
             step = request.max_new_tokens
-        yield DoneEvent(reason, [d.text for d in decoders], step,
+        yield DoneEvent(reason, [d.text for d in decoders] + ([side.decoder.text] if side else []),
+                        step,
                         time.perf_counter() - t0, first, run.status if run is not None else decode)
     finally:
         if handle is not None:

@@ -5,15 +5,18 @@
 
 Optional keys: "enabled" per feature (default true; disabled features are kept in the file but
 not applied), "rules": conditional steering, each rule as its text (engine/rule_grammar.py,
-e.g. ["when 12>3.5 then 40=8 for 5"]; default none), "steerdesk_preset": format version, and
-"vectors": steering vectors built from examples (engine/diffmean.py), each
+e.g. ["when 12>3.5 then 40=8 for 5"]; default none), "steerdesk_preset": format version,
+"prompt_equivalent": an instruction meant to get the same effect by prompting alone (e.g.
+"Auf Deutsch:"), which `generate --prompted-from-preset` and `evaluate` put beside the steered
+column (the prompted column, engine/prompted.py; absent or "" means none), and "vectors":
+steering vectors built from examples (engine/diffmean.py), each
 
     {"name": "formal", "strength": 1.0, "direction": [d_model numbers], "typical": 3.2,
      "hook": "blocks.6.hook_resid_post", "model": "...", "d_model": 768, "enabled": true}
 
 with the strength in multiples of its typical activation (1.0 adds one typical activation
 along the direction). A preset without "vectors" has none. The app and the CLI read and write
-this format; presets from before rules and vectors stay valid.
+this format; presets from before rules, vectors and prompt equivalents stay valid.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Preset:
     features: list[PresetFeature] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     vectors: list[PresetVector] = field(default_factory=list)
+    prompt_equivalent: str = ""       # the instruction that prompts for the same effect
 
     def to_spec(self) -> SteeringSpec:
         return SteeringSpec([FeatureSteer(f.index, f.strength, f.mode, f.label)
@@ -81,6 +85,8 @@ class Preset:
             out["vectors"] = [{**v.vector.to_json(), "strength": v.strength,
                                **({} if v.enabled else {"enabled": False})}
                               for v in self.vectors]
+        if self.prompt_equivalent:   # only where there is one: older files stay as they were
+            out["prompt_equivalent"] = self.prompt_equivalent
         return out
 
 
@@ -122,8 +128,12 @@ def parse_preset(data: Any, where: str) -> Preset:
             rules.append(parse_rule(text))
         except InputError as exc:
             raise InputError(f"{where}: rules[{n}]: {exc.message}") from None
+    prompt = data.get("prompt_equivalent", "")
+    if not isinstance(prompt, str):
+        raise InputError(f"{where}: field 'prompt_equivalent' must be a text (an instruction such "
+                         f"as \"Answer in German\"), not {prompt!r}")
     return Preset(name.strip(), str(data.get("description", "")), unit, features, rules,
-                  parse_vectors(data.get("vectors", []), where))
+                  parse_vectors(data.get("vectors", []), where), prompt.strip())
 
 
 def parse_vectors(raw: Any, where: str) -> list[PresetVector]:

@@ -130,6 +130,8 @@ def build_presets(model_dir: Path, sae_dir: Path, tokens_dir: Path, presets_dir:
     from steerdesk.engine.presets import Preset, PresetFeature, save_preset
     from steerdesk.engine.steering import FeatureSteer, SteeringSpec
 
+    from .pack_choices import PROMPT_EQUIVALENTS
+
     from .steer_eval import (
         NEW_TOKENS,
         PROMPTS,
@@ -194,7 +196,8 @@ def build_presets(model_dir: Path, sae_dir: Path, tokens_dir: Path, presets_dir:
             f"Adds feature {pick['index']} ({language_label(lang)}) at {pick['strength']:g}x its max "
             f"activation: {pick['share']:.0%} of 20 sampled continuations of English prompts came out "
             f"in {NAMES[lang]} (perplexity {pick['perplexity']:g} under the unsteered model)."),
-            features=[PresetFeature(pick["index"], pick["strength"], "add", language_label(lang))])
+            features=[PresetFeature(pick["index"], pick["strength"], "add", language_label(lang))],
+            prompt_equivalent=PROMPT_EQUIVALENTS.get(lang, ""))
         save_preset(preset, presets_dir / f"speak-{NAMES[lang].lower()}.json")
     sweep = {"rule": {"target_share": TARGET_SHARE, "topic_share": TOPIC_SHARE, "candidates_per_language": CANDIDATES,
                       "strengths_x_max": list(STRENGTHS), "seeds": list(SWEEP_SEEDS),

@@ -211,6 +211,8 @@ def render(pack: Path, model_dir: Path | None = None) -> str:
                     f"Unsteered continuations: {check['baseline'].get('en', 0):.0%} judged English, perplexity "
                     f"{check.get('baseline_perplexity')}.", ""]
 
+    out += prompting_section(pack)
+
     # ---- catalog features
     cat_dir = pack / "sae" / "catalog"
     if (cat_dir / "catalog.json").is_file():
@@ -234,6 +236,52 @@ def render(pack: Path, model_dir: Path | None = None) -> str:
             out += _feature_block(catalog, tokenizer, index)
         out += ["All hand labels: " + "; ".join(f"{i}: {t}" for i, t in sorted(hand.items())) + ".", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def prompting_section(pack: Path) -> list[str]:
+    """Steered vs prompted vs baseline per preset, from sae/prompting_eval.json (written by
+    `python -m steerdesk.pocket.prompting_eval` from real `steerdesk evaluate` runs)."""
+    from . import pack_choices
+
+    data = _json(pack / "sae" / "prompting_eval.json")
+    if not data.get("runs"):
+        return []
+    first = data["runs"][0]["settings"]
+    out = ["## Steering against prompting", "",
+           "Each preset's steered column beside a prompted one: the same prompt with the preset's "
+           "`prompt_equivalent` before it (a blank line between), unsteered, sampled with the same "
+           "seed and noise. Reached: the share of continuations `steerdesk.pocket.language_judge` "
+           "puts in the preset's language; perplexity: of the new tokens under the unsteered "
+           "model, each column's own prompt as context (the prompted one's includes its "
+           f"prompt equivalent). {first['prompts']} English prompts from "
+           "`steerdesk/resources/pocket/eval_prompts.txt` (not the prompts the strengths or the "
+           f"prompt equivalents were picked on) x seeds {first['seeds'][0]}..{first['seeds'][-1]}, "
+           f"{first['max_new_tokens']} new tokens, temperature {first['temperature']}. Measured "
+           f"{data['date']} on {data['machine']}, {data['minutes']} minutes for all presets, "
+           "with `python -m steerdesk.pocket.prompting_eval`, which runs for each preset:", "",
+           f"    {data['runs'][0]['command']}", ""]
+    for run in data["runs"]:
+        cols = {c["column"]: c for c in run["columns"]}
+        out += [f"### {run['settings']['preset']}", "",
+                "| column | reached | perplexity: mean | median |", "|---|---|---|---|"]
+        for kind, what in (("steered", "steered (the preset)"),
+                           ("prompted", f"prompted: \"{run['settings']['prompted']}\""),
+                           ("baseline", "baseline")):
+            if kind in cols:
+                c = cols[kind]
+                hits = round(c["reached"] * c["samples"])
+                out.append(f"| {what} | {c['reached']:.0%} ({hits}/{c['samples']}) | "
+                           f"{c['perplexity_mean']:.1f} | {c['perplexity_median']:.1f} |")
+        ex = run.get("examples", {})
+        if "prompted" in ex:
+            out += ["", f"Prompted, for example: {ex['prompted']['prompt']!r} -> "
+                        f"{ex['prompted']['text']!r}"]
+        out.append("")
+    trials = pack_choices.PROMPT_EQUIVALENT_TRIALS
+    out += [pack_choices.PROMPT_EQUIVALENT_NOTE, "",
+            "| language | prompt tried | reached |", "|---|---|---|"]
+    out += [f"| {NAMES[lang]} | \"{text}\" | {share} |" for lang, text, share in trials]
+    return out + [""]
 
 
 def chosen_indices(sweep: dict) -> list[int]:

@@ -72,7 +72,7 @@ def test_a_session_option_where_no_model_is_opened_says_where_it_goes(cli):
     run = cli("--device", "cpu", "models", "list")
     assert run.code == 2 and len(run.err_lines) == 1
     assert run.err_lines[0].startswith("steerdesk models list: no --device here; --device goes "
-                                       "with generate, inspect")
+                                       "with generate, evaluate, inspect")
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -78,3 +78,23 @@ def test_find_by_name_skips_broken_files(tmp_path):
     assert find_preset("SPEAK german", tmp_path).name == "speak German"
     with pytest.raises(InputError, match="it has 'speak German'"):
         find_preset("speak Klingon", tmp_path)
+
+
+def test_prompt_equivalent_round_trips_and_old_presets_still_load(tmp_path):
+    p = _preset()
+    p.prompt_equivalent = "Answer in German:"
+    path = save_preset(p, tmp_path / "de.json")
+    assert json.loads(path.read_text())["prompt_equivalent"] == "Answer in German:"
+    assert load_preset(path) == p
+    old = {"name": "old", "unit": "raw", "features": [{"index": 3, "strength": 1.0}]}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    back = load_preset(tmp_path / "old.json")
+    assert back.prompt_equivalent == "" and back.features[0].index == 3
+    assert "prompt_equivalent" not in back.to_json()   # saved again, the file keeps its keys
+
+
+def test_a_prompt_equivalent_that_is_not_text_names_the_field(tmp_path):
+    bad = {"name": "x", "features": [], "prompt_equivalent": 3}
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(InputError, match="bad.json: field 'prompt_equivalent' must be a text"):
+        load_preset(tmp_path / "bad.json")
