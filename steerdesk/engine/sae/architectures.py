@@ -89,6 +89,18 @@ class TopK(Architecture):
         top = torch.topk(pre, k=min(int(sae.cfg.k), sae.d_sae), dim=-1)
         return torch.zeros_like(pre).scatter_(-1, top.indices, torch.relu(top.values))
 
+    def encode_subset(self, sae, xs, idx):
+        """A few features without building all d_sae activations: a feature is kept where its
+        pre-activation reaches the k-th largest. Every pre-activation is still computed (the
+        k-th largest needs them), but the scatter into d_sae zeros, half of a rule's or a
+        readout's per-token cost on the pocket pack, is skipped. Exact but for ties at the
+        k-th value, which topk breaks by index and this keeps both of."""
+        pre = xs @ sae.W_enc + sae.b_enc
+        k = min(int(sae.cfg.k), sae.d_sae)
+        kth = torch.topk(pre, k=k, dim=-1, sorted=False).values.amin(-1, keepdim=True)
+        sub = pre.index_select(-1, idx)
+        return torch.relu(sub) * (sub >= kth).to(sub.dtype)
+
 
 class Gated(Architecture):
     """(xs @ W_enc + b_gate > 0) * relu(xs @ (W_enc * exp(r_mag)) + b_mag)."""

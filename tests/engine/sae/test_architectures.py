@@ -37,6 +37,8 @@ def test_encode_matches_the_definition_and_a_subset_matches_its_columns(arch):
     assert (full > 0).any() and (full == 0).any()         # the test sees both sides
     idx = torch.tensor([3, 0, 39, 17, 3])
     torch.testing.assert_close(sae.encode_subset(x, idx), full[..., idx])
+    every = torch.arange(D_SAE)   # holds each position's k-th feature, where >= must keep it
+    torch.testing.assert_close(sae.encode_subset(x, every), full)
     assert sae.arch is ARCHITECTURES[arch] and sae.cfg.architecture == arch
     assert sae.arch.needs_full_encode == (arch == "topk")
 
