@@ -215,9 +215,12 @@ class Controller(QObject):
             why if index in self.references else why.split(": ", 1)[-1])
 
     def watch_list(self) -> list[int]:
-        """The steered features, and only those: browsing never adds a plot line for a
-        feature that was not run."""
-        return self.panel.indices()
+        """The steered features, and only those: the panel's rows, then the features its rules
+        steer (a panel of rules alone plots and tints what they steer). Browsing never adds a
+        plot line for a feature that was not run."""
+        rows = self.panel.indices()
+        ruled = [f.index for rule in self.panel.rules if not rule.stops for f in rule.action]
+        return rows + [i for i in dict.fromkeys(ruled) if i not in rows]
 
     def set_classifier(self, classifier) -> None:
         """Score the columns of the next runs with `classifier` (None: stop scoring). Raises

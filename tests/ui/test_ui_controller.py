@@ -200,3 +200,18 @@ def test_presets_resolve_by_file_and_are_checked(controller, tmp_path):
     with pytest.raises(InputError, match="not a preset of this pack"):
         controller.load_preset("no such preset")
     assert [(r.index, r.strength) for r in controller.panel.rows] == [(5, 1.0)]
+
+
+def test_the_features_a_rule_steers_are_watched_after_the_rows(controller):
+    """A panel of rules alone plots and tints what they steer (not nothing); a stop rule and
+    a condition's feature add no line."""
+    from steerdesk.engine.rules import parse_rule
+
+    c = controller
+    c.panel.set_unit("raw")
+    c.panel.insert(-1, PanelRow(3, 20.0))
+    c.panel.set_rules([parse_rule("when 9>1 then 5=4,3=2 for 2"),
+                       parse_rule("when 11>0 then stop"), parse_rule("when 12>1 then 8=ablate")])
+    assert c.watch_list() == [3, 5, 8]
+    c.panel.remove(c.panel.rows[0].uid)
+    assert c.watch_list() == [5, 3, 8]
