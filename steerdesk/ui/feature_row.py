@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -66,6 +66,9 @@ class FeatureRow(QFrame):
         self.slider = QLabeledDoubleSlider(Qt.Horizontal)
         self.slider.setDecimals(2)
         self.slider.setMinimumWidth(160)
+        label = getattr(self.slider, "_label", None)
+        if label is not None:
+            label.installEventFilter(self)
         self.factor = 1.0          # strength per slider step: 1, or 100% / 100 in percent view
         self.full_tip = ""
         self.slider.valueChanged.connect(
@@ -133,14 +136,14 @@ class FeatureRow(QFrame):
                                                     max(self.title.width() - 45, 80))
         self.title.setText(f"<b>#{index}</b> {html.escape(short)}")
 
-    def changeEvent(self, event):
-        super().changeEvent(event)
+    def eventFilter(self, obj, event):
         # The slider's number box is sized once, for the font of the time: at presentation
-        # size its number was cut ("2.00" showed as ".00").
-        if event.type() == QEvent.FontChange and hasattr(self, "slider"):
-            label = getattr(self.slider, "_label", None)
-            if label is not None and hasattr(label, "_update_size"):
-                label._update_size()
+        # size its number was cut ("2.00" showed as ".00"). Resized when its own font or style
+        # changes, after Qt has applied it (the parent's font event can come first).
+        if event.type() in (QEvent.FontChange, QEvent.StyleChange) and \
+                hasattr(obj, "_update_size"):
+            QTimer.singleShot(0, obj, obj._update_size)
+        return False
 
     def resizeEvent(self, event):
         super().resizeEvent(event)

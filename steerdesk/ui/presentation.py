@@ -49,6 +49,7 @@ class Presentation:
         # How to leave, where a speaker looks for it: in the corner of the status bar.
         self.hint = QLabel(LEAVE_HINT)
         self.hint.setObjectName("leaveHint")
+        self.hint.setContentsMargins(24, 0, 4, 0)   # apart from the run's status beside it
         self.hint.setToolTip("Presentation mode: View > Presentation mode, or F11")
         window.statusBar().addPermanentWidget(self.hint)
         self.hint.hide()

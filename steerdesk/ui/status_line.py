@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that ends in '…' where its text does not fit, instead of being cut
+    mid-letter under its neighbour; `full_text` is what it was given."""
+
+    def __init__(self, text: str = ""):
+        super().__init__()
+        self.full_text = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self.full_text = text
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self.full_text, Qt.ElideRight, max(self.width(), 1))
+        super().setText(shown if self.width() > 1 else self.full_text)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (event.Type.FontChange, event.Type.StyleChange):
+            self._elide()
 
 
 class StatusLine:
     """Fills a QStatusBar; the window speaks to it in intents, never to its labels."""
 
     def __init__(self, bar: QStatusBar):
-        self.session = QLabel("no model open")
+        self.session = ElidedLabel("no model open")
         # Never wider than the bar leaves it (2x text pushed the window off screen); the whole
         # line is in its tooltip.
         self.session.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)

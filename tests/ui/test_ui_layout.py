@@ -75,5 +75,7 @@ def test_presentation_fits_a_1600_pixel_screen(window):
     assert w.compare.generate_button.isVisible() and w.compare.temperature.isVisible()
     row = next(iter(w.panel.rows.values()))
     assert row.slider.isVisible()
+    box = row.slider._label      # the number beside the slider shows whole at 2x text
+    assert box.width() >= box._get_size().width() > 0   # what its font needs now
     w.set_presentation(False)
     assert w.compare.seed.isVisible() and w.panel.unit.isVisible() and w.panel.name.isVisible()

@@ -128,3 +128,23 @@ def test_closing_mid_run_cancels_it_and_waits_only_briefly(window, qtbot, monkey
     exits = []
     monkeypatch.setattr(gui.os, "_exit", exits.append)
     assert gui.exit_now(0) == 0 and exits == [0]
+
+
+def test_the_status_line_ends_a_text_that_does_not_fit_in_an_ellipsis(qtbot):
+    from PySide6.QtWidgets import QStatusBar
+
+    from steerdesk.ui.status_line import StatusLine
+
+    bar = QStatusBar()
+    qtbot.addWidget(bar)
+    line = StatusLine(bar)
+    text = "pocket pack · SAE 2,048 features after layer 2 · catalog · cpu float32"
+    line.show_session(text)
+    bar.resize(900, 30)
+    bar.show()
+    qtbot.waitExposed(bar)
+    assert line.session.text() == text and line.session.full_text == text
+    line.session.resize(120, line.session.height())
+    shown = line.session.text()
+    assert shown.endswith("…") and text.startswith(shown[:-1]) and len(shown) < len(text)
+    assert line.session.toolTip() == text            # the whole line, on hover
