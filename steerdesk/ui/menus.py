@@ -79,6 +79,8 @@ class Menus:
         self.presentation = self._action(view, "&Presentation mode", window.set_presentation,
                                          QKeySequence("F11"))
         self.presentation.setCheckable(True)
+        # Wherever the focus went (a stopped run, a closed dialog), F11 leaves as it entered.
+        self.presentation.setShortcutContext(Qt.ApplicationShortcut)
         self.start_presentation = view.addAction("Start in presentation &mode")
         self.start_presentation.setCheckable(True)   # the mode itself is never remembered
         self.start_presentation.setChecked(window.settings.presentation)

@@ -92,6 +92,10 @@ class Presentation:
         w.showFullScreen()
         total = sum(self.split.sizes()) or w.width()
         self.split.setSizes([0, int(total * 0.68), int(total * 0.32)])
+        center = self.split.widget(1)
+        if isinstance(center, QSplitter):   # the texts over the plot: at 2x, texts first
+            height = sum(center.sizes())
+            center.setSizes([int(height * 0.68), height - int(height * 0.68)])
 
     def _leave(self) -> None:
         w, app, saved = self.window, QApplication.instance(), self._saved
