@@ -567,4 +567,10 @@ MUTATIONS: list[Mutation] = [
     M("ui-png-rule-marker-not-wavy", "ui-classify", "steerdesk/ui/export.py",
       "    _wave_rule_underlines(doc)", "    pass", (RULES_UNDO,),
       "the PNG underlines a rule's tokens straight, not wavy as in the app"),
+    M("ui-number-box-keeps-ctrl-z", "ui-classify", "steerdesk/ui/undo_router.py",
+      "        widget = widget.lineEdit()", "        return None", (RULES_UNDO,),
+      "with the focus in a number box, Ctrl+Z never reaches the panel's undo"),
+    M("ui-rule-taken-back-edit-stays", "ui-classify", "steerdesk/ui/panel_commands.py",
+      "        self.setObsolete(self.new == self.old)", "        pass", (RULES_UNDO,),
+      "a number typed and taken back leaves an undo step that changes nothing"),
 ]

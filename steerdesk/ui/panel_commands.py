@@ -88,6 +88,7 @@ class SetRules(QUndoCommand):
         if not isinstance(other, SetRules) or other.key is None or other.key != self.key:
             return False
         self.new = other.new
+        self.setObsolete(self.new == self.old)    # typed and taken back: no step is left
         return True
 
     def redo(self):

@@ -329,14 +329,19 @@ class RuleEditor(QWidget):
         self._changed(words)
 
     def set_rules(self, rules: list[Rule]) -> None:
-        """Rows for these rules, replacing the rows there (no rules_changed for it)."""
+        """Rows for these rules (an undo, a preset), with no rules_changed for it. As many
+        rules as rows: the rows show them in place, so that the focus stays in its box."""
         if rules == self.rules():
             return
         self._quiet = True
-        for row in list(self.rows):
-            self.remove_row(row)
-        for rule in rules:
-            self.add_row(rule)
+        if len(rules) == len(self.rows):
+            for row, rule in zip(self.rows, rules):
+                row.show_rule(rule)
+        else:
+            for row in list(self.rows):
+                self.remove_row(row)
+            for rule in rules:
+                self.add_row(rule)
         self._quiet = False
 
     def set_sae(self, label_of, d_sae: int) -> None:

@@ -175,3 +175,25 @@ def test_no_rules_no_marker_and_no_legend():
     record.specs = [SteeringSpec([], rules=[RULE])]
     text = export.comparison_html(export.Comparison(record))
     assert "Wavy purple underline" in text and _marked(_cells(text)[1]) == []
+
+
+def test_ctrl_z_in_a_rules_number_box_reaches_the_panel_once_its_typing_is_undone(window,
+                                                                                  qtbot):
+    """A number box took Ctrl+Z for itself even with nothing of its own left to undo, so the
+    panel's undo never came while the focus was in a rule (or a slider's number)."""
+    c, editor = window.c, window.panel.rules
+    window.activateWindow()
+    c.panel.set_unit("raw")
+    row = editor.add_row()
+    added = c.panel.rules[0]
+    _pick_action(row, "ablate")                         # one panel step
+    row.value.setFocus()
+    row.value.selectAll()
+    qtbot.keyClicks(row.value.lineEdit(), "7")          # typed: the box's own history
+    assert c.panel.rules[0].condition.value == 7.0
+    qtbot.keyClick(row.value, Qt.Key_Z, Qt.ControlModifier)
+    assert c.panel.rules[0].condition.value == 1.0      # the typing, by the box itself
+    qtbot.keyClick(row.value, Qt.Key_Z, Qt.ControlModifier)
+    assert c.panel.rules == [added]                     # then the panel: the ablate
+    assert editor.rows == [row] and row.action.currentData() == "add"   # shown in place
+    assert window.focusWidget() is row.value
