@@ -63,6 +63,7 @@ PRE = "steerdesk/engine/presets.py"
 VEC_ENGINE = "tests/engine/test_diffmean.py"
 VEC_CLI = "tests/cli/test_vectors_cli.py"
 VEC_UI = "tests/ui/test_ui_vectors.py"
+RULES_UNDO = "tests/ui/test_ui_rules_undo_export.py"
 RG, RULES = "steerdesk/engine/rule_gates.py", "tests/engine/test_rules.py"
 RULES_CLI = "tests/cli/test_rules_cli.py"
 PRM = "steerdesk/engine/prompted.py"
@@ -571,8 +572,8 @@ MUTATIONS: list[Mutation] = [
       "    if column is not None:\n        pass",
       (VEC_CLI,), "generate --vector steers nothing"),
     M("vector-panel-row-not-steered", "vectors", "steerdesk/ui/panel_state.py",
-      "                                     for r in self.rows if r.enabled and r.is_vector])",
-      "                                     for r in self.rows if False])",
+      "                                     for r in self.rows if r.enabled and r.is_vector],",
+      "                                     for r in self.rows if False],",
       (VEC_UI,), "the vector row in the app's panel steers nothing"),
     M("vector-unit-switch-converts", "vectors", "steerdesk/ui/panel_commands.py",
       "            m = None if r.is_vector else self.max_of(r.index)",
@@ -595,4 +596,31 @@ MUTATIONS: list[Mutation] = [
       "item = pg.LinearRegionItem((start - 0.5, end - 0.5), movable=False,",
       "item = pg.LinearRegionItem((start + 0.5, end + 0.5), movable=False,",
       ("tests/ui/test_ui_rules.py",), "the plot's band sits one token after the rule steered"),
+    M("ui-rule-undo-does-nothing", "ui-classify", "steerdesk/ui/panel_commands.py",
+      "    def undo(self):\n        self.state.set_rules(self.old)",
+      "    def undo(self):\n        self.state.set_rules(self.new)", (RULES_UNDO,),
+      "Ctrl+Z after a rule edit leaves the rule as edited"),
+    M("ui-rule-edits-all-merge", "ui-classify", "steerdesk/ui/panel_commands.py",
+      "other.key is None or other.key != self.key:", "other.key is None:", (RULES_UNDO,),
+      "one Ctrl+Z undoes every edit of every rule since the last add or remove"),
+    M("ui-clear-keeps-rules", "ui-classify", "steerdesk/ui/panel_commands.py",
+      "                                                               self.state.name, []))))",
+      "                                                               self.state.name, "
+      "self.state.rules))))", (RULES_UNDO,),
+      "Clear leaves the rules steering the next run"),
+    M("ui-export-marks-held-not-acting", "ui-classify", "steerdesk/ui/export.py",
+      "            if t.rules_acting:", "            if t.rules_held:", (RULES_UNDO,),
+      "the export underlines where a rule's condition held, one token before it steered"),
+    M("ui-export-rule-legend-always", "ui-classify", "steerdesk/ui/export.py",
+      "    if any(spec.rules for spec in record.specs):", "    if True:", (RULES_UNDO,),
+      "every export explains a rule marker, though no rule ran"),
+    M("ui-png-rule-marker-not-wavy", "ui-classify", "steerdesk/ui/export.py",
+      "    _wave_rule_underlines(doc)", "    pass", (RULES_UNDO,),
+      "the PNG underlines a rule's tokens straight, not wavy as in the app"),
+    M("ui-number-box-keeps-ctrl-z", "ui-classify", "steerdesk/ui/undo_router.py",
+      "        widget = widget.lineEdit()", "        return None", (RULES_UNDO,),
+      "with the focus in a number box, Ctrl+Z never reaches the panel's undo"),
+    M("ui-rule-taken-back-edit-stays", "ui-classify", "steerdesk/ui/panel_commands.py",
+      "        self.setObsolete(self.new == self.old)", "        pass", (RULES_UNDO,),
+      "a number typed and taken back leaves an undo step that changes nothing"),
 ]

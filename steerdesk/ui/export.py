@@ -26,6 +26,12 @@ from steerdesk.ui.run_record import RunRecord
 
 PNG_WIDTH = 1600          # px: a slide's width
 PLOT_RESOURCE = "steerdesk-plot.png"
+# Where a rule steered, as in the app: a wavy purple underline. Browsers read the shorthand;
+# Qt's rich text reads only a plain underline and its colour, and the PNG makes it wavy.
+RULE_STYLE = (f"text-decoration: underline wavy {theme.RULE}; "
+              f"text-decoration-color: {theme.RULE}")
+RULE_LEGEND = ("<span class='rule' style='{style}'>Wavy purple underline</span>: a token a "
+               "rule steered (the rule's condition held, so its steering acted there).")
 
 
 @dataclass
@@ -66,8 +72,11 @@ def comparison_html(c: Comparison, plot_src: str | None = None) -> str:
         for n, t in enumerate(row.tokens):
             text = html.escape(t.text)
             a = c.tint_of(r, n)
-            parts.append(f"<span style='background-color:{theme.tint_css(a)}'>{text}</span>"
-                         if a > 0.05 else text)
+            if a > 0.05:
+                text = f"<span style='background-color:{theme.tint_css(a)}'>{text}</span>"
+            if t.rules_acting:
+                text = f"<span class='rule' style='{RULE_STYLE}'>{text}</span>"
+            parts.append(text)
         colour = theme.column_colour(r, dark=False)
         cells.append(
             f"<td valign='top' width='{width}%' style='border-top: 6px solid {colour}'>"
@@ -77,6 +86,8 @@ def comparison_html(c: Comparison, plot_src: str | None = None) -> str:
             f"<p class='text'><span class='prompt' style='color:#888888'>"
             f"{_lines(record.prompt)}</span>{_lines(''.join(parts), escaped=True)}</p></td>")
     tint = f"<p>{html.escape(c.tint_text)}</p>" if c.tint_text else ""
+    if any(spec.rules for spec in record.specs):      # the legend only where rules ran
+        tint += f"<p class='legend'>{RULE_LEGEND.format(style=RULE_STYLE)}</p>"
     sampling = (f"<br>Sampling: {html.escape(sampling_words(record.sampling))}"
                 if record.sampling is not None else "")
     plot = (f"<h3>Activations of the steered features</h3>"
@@ -114,10 +125,10 @@ def _lines(text: str, escaped: bool = False) -> str:
     return (text if escaped else html.escape(text)).replace("\n", "<br>")
 
 
-def comparison_image(c: Comparison, width: int = PNG_WIDTH):
-    """The HTML document rendered to one QImage: headers, every column in full, the plot."""
+def comparison_document(c: Comparison, width: int = PNG_WIDTH):
+    """The HTML document as Qt lays it out for the PNG, with the rule markers made wavy."""
     from PySide6.QtCore import QUrl
-    from PySide6.QtGui import QColor, QImage, QPainter, QTextDocument
+    from PySide6.QtGui import QImage, QTextDocument
 
     doc = QTextDocument()
     doc.setDocumentMargin(24)
@@ -127,7 +138,42 @@ def comparison_image(c: Comparison, width: int = PNG_WIDTH):
             plot = plot.scaledToWidth(width - 60)
         doc.addResource(QTextDocument.ImageResource, QUrl(PLOT_RESOURCE), plot)
     doc.setHtml(comparison_html(c, plot_src=PLOT_RESOURCE if c.plot_png else None))
+    _wave_rule_underlines(doc)
     doc.setTextWidth(width)
+    return doc
+
+
+def _wave_rule_underlines(doc) -> None:
+    """Qt's HTML reader knows no wavy underline: the text underlined in the rule colour gets
+    it here, so that the PNG marks the tokens as the app does."""
+    from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
+
+    rule = QColor(theme.RULE)
+    wave = QTextCharFormat()
+    wave.setUnderlineStyle(QTextCharFormat.WaveUnderline)
+    spans = []
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            frag = it.fragment()
+            fmt = frag.charFormat()
+            if fmt.fontUnderline() and fmt.underlineColor() == rule:
+                spans.append((frag.position(), frag.length()))
+            it += 1
+        block = block.next()
+    for pos, length in spans:          # after the walk: merging splits the fragments
+        cursor = QTextCursor(doc)
+        cursor.setPosition(pos)
+        cursor.setPosition(pos + length, QTextCursor.KeepAnchor)
+        cursor.mergeCharFormat(wave)
+
+
+def comparison_image(c: Comparison, width: int = PNG_WIDTH):
+    """The HTML document rendered to one QImage: headers, every column in full, the plot."""
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    doc = comparison_document(c, width)
     size = doc.size()
     image = QImage(int(width), int(size.height()) + 1, QImage.Format_RGB32)
     image.fill(QColor("#ffffff"))

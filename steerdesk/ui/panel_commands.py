@@ -1,7 +1,8 @@
 """Undoable edits of the steering panel (QUndoStack commands over PanelState).
 
 Slider drags send many strength changes; consecutive ones on the same row merge into one
-undo step."""
+undo step. The rules under the panel are on the same stack: each added, edited or removed
+rule is one step (typing a number into one rule's box, digit by digit, is one)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from steerdesk.engine.presets import Preset
 from steerdesk.ui.panel_state import PanelRow, PanelState, vector_row
 
 _STRENGTH_ID = 1001
+_RULE_EDIT_ID = 1002
 
 
 class AddRow(QUndoCommand):
@@ -70,6 +72,32 @@ class SetField(QUndoCommand):
         self.state.update(self.uid, **{self.name: self.old})
 
 
+class SetRules(QUndoCommand):
+    """The rules before and after one edit in the rule editor. Consecutive edits with the
+    same `key` (one field of one rule row) merge; None never merges (adding, removing)."""
+
+    def __init__(self, state: PanelState, rules: list, text: str, key=None):
+        super().__init__(text)
+        self.state, self.key = state, key
+        self.old, self.new = list(state.rules), list(rules)
+
+    def id(self):
+        return _RULE_EDIT_ID if self.key is not None else -1
+
+    def mergeWith(self, other):
+        if not isinstance(other, SetRules) or other.key is None or other.key != self.key:
+            return False
+        self.new = other.new
+        self.setObsolete(self.new == self.old)    # typed and taken back: no step is left
+        return True
+
+    def redo(self):
+        self.state.set_rules(self.new)
+
+    def undo(self):
+        self.state.set_rules(self.old)
+
+
 class ReplaceAll(QUndoCommand):
     """Loading a preset, clearing, or switching the unit: snapshot before and after."""
 
@@ -115,6 +143,11 @@ class PanelEditor:
     def remove(self, uid: int) -> None:
         self.stack.push(RemoveRow(self.state, uid))
 
+    def set_rules(self, rules: list, text: str = "edit the rules", key=None) -> None:
+        """The rule editor's rules after one edit (`text` names it in the undo list)."""
+        if list(rules) != self.state.rules:
+            self.stack.push(SetRules(self.state, rules, text, key))
+
     def set(self, uid: int, name: str, value) -> None:
         row = self.state.row(uid)
         if row is not None and getattr(row, name) != value:
@@ -140,13 +173,15 @@ class PanelEditor:
                 strength = r.strength * m if unit == "raw" else r.strength / m
             rows.append(replace(r, strength=strength))
         self.stack.push(ReplaceAll(self.state, f"unit {unit}",
-                                   lambda: self.state.restore((rows, unit, self.state.name))))
+                                   lambda: self.state.restore((rows, unit, self.state.name,
+                                                               self.state.rules))))
 
     def load(self, preset: Preset) -> None:
         self.stack.push(ReplaceAll(self.state, f"load preset {preset.name}",
                                    lambda: self.state.apply_preset(preset)))
 
     def clear(self) -> None:
+        """Every feature, steering vector and rule goes, in one undo step."""
         self.stack.push(ReplaceAll(self.state, "clear panel",
                                    lambda: self.state.restore(([], self.state.unit,
-                                                               self.state.name))))
+                                                               self.state.name, []))))

@@ -90,8 +90,8 @@ class PanelState:
                       vectors=[PresetVector(r.vector, r.strength, r.enabled)
                                for r in self.rows if r.is_vector])
 
-    def snapshot(self) -> tuple[list[PanelRow], str, str]:
-        return [replace(r) for r in self.rows], self.unit, self.name
+    def snapshot(self) -> tuple[list[PanelRow], str, str, list[Rule]]:
+        return [replace(r) for r in self.rows], self.unit, self.name, list(self.rules)
 
     # -- changes (called by undo commands) ---------------------------------------------------
     def insert(self, pos: int, row: PanelRow) -> None:
@@ -128,11 +128,12 @@ class PanelState:
         self.name = name
         self.name_changed.emit(name)
 
-    def restore(self, snap: tuple[list[PanelRow], str, str]) -> None:
-        rows, unit, name = snap
+    def restore(self, snap: tuple[list[PanelRow], str, str, list[Rule]]) -> None:
+        rows, unit, name, rules = snap
         self.rows = [replace(r) for r in rows]
         self.set_unit(unit)
         self.set_name(name)
+        self.set_rules(rules)
         self.rows_changed.emit()
 
     def drop_missing_features(self, d_sae: int) -> list[int]:
@@ -163,8 +164,7 @@ class PanelState:
 
     def apply_preset(self, preset: Preset) -> None:
         self.description = preset.description
-        self.set_rules(preset.rules)
         self.restore(([PanelRow(f.index, f.strength, f.mode, f.label, f.enabled)
                        for f in preset.features]
                       + [vector_row(v.vector, v.strength, v.enabled) for v in preset.vectors],
-                      preset.unit, preset.name))
+                      preset.unit, preset.name, list(preset.rules)))

@@ -5,9 +5,12 @@
 
 Each row makes one engine Rule (engine/rules.py); the editor hands the valid ones to the
 panel, which gives them to the steered variant. A row that is not a rule yet (an empty word,
-a classifier not chosen) is left out and says why."""
+a classifier not chosen) is left out and says why. Each edit goes to the panel's undo stack
+(panel_commands.SetRules) with words for it and a key that lets one field's edits merge."""
 
 from __future__ import annotations
+
+import itertools
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -34,6 +37,7 @@ from steerdesk.engine.steering import FeatureSteer
 KINDS = (("a feature", "feature"), ("the classifier", "classifier"), ("the text so far", "text"))
 ACTIONS = (("add to", "add"), ("clamp", "clamp"), ("ablate", "ablate"), ("stop", "stop"))
 UNITS = (("raw", "raw"), ("× max", "max"))
+_row_ids = itertools.count(1)
 HELP = ("Rules steer only when something happens. When the condition holds at a token, the "
         "action steers the next tokens (or stops the column). They belong to the steered "
         "column(s); the baseline never uses them.")
@@ -94,12 +98,13 @@ class FeaturePicker(QWidget):
 class RuleRow(QFrame):
     """One rule as a sentence."""
 
-    changed = Signal()
+    changed = Signal(str)                 # which field changed (the undo merge key's half)
     remove_clicked = Signal(object)       # this row
 
     def __init__(self, label_of, d_sae: int, parent=None):
         super().__init__(parent)
         self.setFrameShape(QFrame.StyledPanel)
+        self.uid = next(_row_ids)         # stable while the row lives: undo merges by it
         self.kind = _combo(KINDS, "What the rule watches")
         # the condition, one page per kind
         self.feature = FeaturePicker(label_of, d_sae)
@@ -176,14 +181,19 @@ class RuleRow(QFrame):
         layout.addLayout(when)
         layout.addLayout(then)
         layout.addWidget(self.problem)
-        for signal in (self.kind.currentIndexChanged, self.op.currentIndexChanged,
-                       self.value.valueChanged, self.value_unit.currentIndexChanged,
-                       self.classifier.textChanged, self.clf_op.currentIndexChanged,
-                       self.chance.valueChanged, self.word.textChanged, self.regex.toggled,
-                       self.action.currentIndexChanged, self.strength.valueChanged,
-                       self.strength_unit.currentIndexChanged, self.span.currentIndexChanged,
-                       self.tokens.valueChanged, self.feature.changed, self.target.changed):
-            signal.connect(self.changed)
+        for key, signal in (
+                ("kind", self.kind.currentIndexChanged), ("op", self.op.currentIndexChanged),
+                ("value", self.value.valueChanged),
+                ("value_unit", self.value_unit.currentIndexChanged),
+                ("classifier", self.classifier.textChanged),
+                ("clf_op", self.clf_op.currentIndexChanged),
+                ("chance", self.chance.valueChanged), ("word", self.word.textChanged),
+                ("regex", self.regex.toggled), ("action", self.action.currentIndexChanged),
+                ("strength", self.strength.valueChanged),
+                ("strength_unit", self.strength_unit.currentIndexChanged),
+                ("span", self.span.currentIndexChanged), ("tokens", self.tokens.valueChanged),
+                ("feature", self.feature.changed), ("target", self.target.changed)):
+            signal.connect(lambda *_, k=key: self.changed.emit(k))
         self._show_action()
 
     def _show_action(self) -> None:
@@ -274,7 +284,9 @@ class RuleRow(QFrame):
 class RuleEditor(QWidget):
     """The rows, an Add button, and the rules they make (`rules_changed`)."""
 
-    rules_changed = Signal(list)          # list[Rule]: the valid rows' rules, in order
+    # (list[Rule]: the valid rows' rules, in order; the edit in words, for the undo list;
+    #  a merge key, (row uid, field) for an edit of one field, None for adding or removing)
+    rules_changed = Signal(list, str, object)
 
     def __init__(self, label_of=lambda i: None, d_sae: int = 1 << 20, parent=None):
         super().__init__(parent)
@@ -301,28 +313,35 @@ class RuleEditor(QWidget):
         row = RuleRow(self.label_of, self.d_sae)
         if rule is not None:
             row.show_rule(rule)
-        row.changed.connect(self._changed)
+        row.changed.connect(lambda key, r=row: self._changed(
+            f"edit rule {self.rows.index(r) + 1}", (r.uid, key)))
         row.remove_clicked.connect(self.remove_row)
         self.rows.append(row)
         self.list_layout.addWidget(row)
-        self._changed()
+        self._changed("add a rule")
         return row
 
     def remove_row(self, row: RuleRow) -> None:
+        words = f"remove rule {self.rows.index(row) + 1}"
         self.rows.remove(row)
         row.setParent(None)
         row.deleteLater()
-        self._changed()
+        self._changed(words)
 
     def set_rules(self, rules: list[Rule]) -> None:
-        """Rows for these rules, replacing the rows there (no rules_changed for it)."""
+        """Rows for these rules (an undo, a preset), with no rules_changed for it. As many
+        rules as rows: the rows show them in place, so that the focus stays in its box."""
         if rules == self.rules():
             return
         self._quiet = True
-        for row in list(self.rows):
-            self.remove_row(row)
-        for rule in rules:
-            self.add_row(rule)
+        if len(rules) == len(self.rows):
+            for row, rule in zip(self.rows, rules):
+                row.show_rule(rule)
+        else:
+            for row in list(self.rows):
+                self.remove_row(row)
+            for rule in rules:
+                self.add_row(rule)
         self._quiet = False
 
     def set_sae(self, label_of, d_sae: int) -> None:
@@ -346,7 +365,7 @@ class RuleEditor(QWidget):
                 row.problem.show()
         return out
 
-    def _changed(self) -> None:
+    def _changed(self, words: str, key=None) -> None:
         rules = self.rules()
         if not self._quiet:
-            self.rules_changed.emit(rules)
+            self.rules_changed.emit(rules, words, key)

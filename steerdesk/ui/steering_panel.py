@@ -60,8 +60,9 @@ class SteeringPanel(QWidget):
         self.c.undo.canRedoChanged.connect(self.redo_button.setEnabled)
         self.undo_button.setEnabled(False)
         self.redo_button.setEnabled(False)
-        self.clear_button = self._tool("Clear", "Remove every feature and steering vector from "
-                                       "the panel", self.c.editor.clear)
+        self.clear_button = self._tool("Clear", "Remove every feature, steering vector and "
+                                       "rule from the panel (Ctrl+Z brings them back)",
+                                       self.c.editor.clear)
 
         self.presets_button = QToolButton()
         self.presets_button.setText("Presets")
@@ -112,7 +113,7 @@ class SteeringPanel(QWidget):
         layout.addWidget(scroll, 1)
         # Rules: conditional steering of the same variant, as sentences (rule_editor.py).
         self.rules = RuleEditor(self.c.label)
-        self.rules.rules_changed.connect(self.state.set_rules)
+        self.rules.rules_changed.connect(self.c.editor.set_rules)   # one undo step each
         self.state.rules_changed.connect(lambda: self.rules.set_rules(self.state.rules))
         self.c.session_opened.connect(lambda s: self.rules.set_sae(self.c.label, s.sae.d_sae))
         layout.addWidget(self.rules)

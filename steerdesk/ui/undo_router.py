@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QTextEdit
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
+)
 
 
 def _own_history(widget, redo: bool) -> bool | None:
-    """Whether `widget` (a text box) has its own step to undo / redo; None: not a text box."""
+    """Whether `widget` (a text box) has its own step to undo / redo; None: not a text box.
+    A number box (a rule's value, a slider's number) is a text box inside."""
+    if isinstance(widget, QAbstractSpinBox):
+        widget = widget.lineEdit()
     if isinstance(widget, QLineEdit):
         return (widget.isRedoAvailable() if redo else widget.isUndoAvailable()) and \
             not widget.isReadOnly()

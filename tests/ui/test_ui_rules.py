@@ -49,7 +49,7 @@ def test_editor_rows_make_rules_and_show_them_back(qtbot):
     ed = RuleEditor(lambda i: {12: "German text"}.get(i), d_sae=64)
     qtbot.addWidget(ed)
     seen = []
-    ed.rules_changed.connect(seen.append)
+    ed.rules_changed.connect(lambda rules, words, key: seen.append(rules))
     r1 = ed.add_row()
     make_feature_rule(r1, 12, ">", 3.5, "add", 40, 8.0, tokens=5)
     assert r1.feature.name.text() == "German text"
