@@ -518,9 +518,13 @@ MUTATIONS: list[Mutation] = [
       'return [r["label"] == clf.names[0] for r in clf.apply(session, texts)]',
       'return [r["label"] == clf.names[1] for r in clf.apply(session, texts)]', EVAL,
       "with --classifier, reached counts the other label"),
+    M("controller-rule-features-unwatched", "worker", CTL,
+      "        return rows + [i for i in dict.fromkeys(ruled) if i not in rows]\n",
+      "        return rows\n", ("tests/ui/test_ui_controller.py",),
+      "a panel of rules alone plots nothing and says nothing was steered"),
     M("controller-watches-unsteered-focus", "worker", CTL,
-      "        return self.panel.indices()\n",
-      "        return self.panel.indices() + ([self.focus] if self.focus >= 0 and self.focus "
+      "        rows = self.panel.indices()\n",
+      "        rows = self.panel.indices() + ([self.focus] if self.focus >= 0 and self.focus "
       "not in self.panel.indices() else [])\n", UI_WORKER,
       "browsing a feature adds a plot line for a feature that was not steered"),
     # ---- steering vectors from examples (DiffMean) ---------------------------------------
