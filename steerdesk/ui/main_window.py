@@ -57,8 +57,10 @@ class MainWindow(QMainWindow):
         # which gets the rest (its evidence needs the room; the panel was ~85% empty).
         self.side_split = splitter(Qt.Vertical, [self.panel, self.browser.card], [180, 680],
                                    [0, 1])
-        self.main_split = splitter(Qt.Horizontal, [titled("Features", self.browser), center,
-                                                   self.side_split], [420, 660, 400], [0, 1, 0])
+        features = titled("Features", self.browser)
+        features.setMinimumWidth(240)   # squeezed to 110 px its labels read "…", and stayed so
+        self.main_split = splitter(Qt.Horizontal, [features, center, self.side_split],
+                                   [420, 660, 400], [0, 1, 0])
         self.splitters = {"main": self.main_split, "center": center, "side": self.side_split}
         self.setCentralWidget(boxed(self.main_split, margins=(6, 4, 6, 0)))
         self.status = StatusLine(self.statusBar())

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QStackedWidget,
     QToolButton,
@@ -91,7 +92,9 @@ class FeaturePicker(QWidget):
         self.spin.setValue(index)
 
     def _changed(self) -> None:
-        self.name.setText((self.label_of(self.index()) or "")[:24])
+        label = self.label_of(self.index()) or ""
+        self.name.setText(label[:18] + ("…" if len(label) > 18 else ""))
+        self.name.setToolTip(label)
         self.changed.emit()
 
 
@@ -108,7 +111,10 @@ class RuleRow(QFrame):
         self.kind = _combo(KINDS, "What the rule watches")
         # the condition, one page per kind
         self.feature = FeaturePicker(label_of, d_sae)
-        self.op = _combo((("is above", ">"), ("is below", "<")))
+        self.op = _combo((("is above", ">"), ("is below", "<")),
+                         "The feature as the model computes it at the SAE's hook, before the "
+                         "panel's steering is added there (so a feature the panel adds does "
+                         "not hold its own rule)")
         self.value = _number(-1e6, 1e6, 1.0)
         self.value_unit = _combo(UNITS, "raw: the SAE's own units. × max: a multiple of the "
                                  "feature's largest activation (needs a catalog)")
@@ -125,22 +131,27 @@ class RuleRow(QFrame):
         self.chance.setSuffix("% sure")
         self.word = QLineEdit()
         self.word.setPlaceholderText("a word")
-        self.regex = QCheckBox("a pattern (regular expression)")
-        self.regex.setToolTip("Off: the whole word, in any case. On: a Python regular "
-                              "expression, e.g. br[iy]dge")
+        self.regex = QCheckBox("pattern")
+        self.regex.setToolTip("Off: the whole word, in any case. On: a pattern (a Python "
+                              "regular expression), e.g. br[iy]dge")
         self.pages = QStackedWidget()
-        for widgets in ((self.feature, self.op, self.value, self.value_unit),
-                        (self.classifier, self.choose, self.clf_names, self.clf_op,
-                         self.chance),
-                        (QLabel("has"), self.word, self.regex)):
+        for lines in (((self.feature,), (self.op, self.value, self.value_unit)),
+                      ((self.classifier, self.choose), (self.clf_names,),
+                       (self.clf_op, self.chance)),
+                      ((QLabel("has"), self.word, self.regex),)):
             page = QWidget()
-            row = QHBoxLayout(page)
-            row.setContentsMargins(0, 0, 0, 0)
-            for w in widgets:
-                row.addWidget(w)
-            row.addStretch(1)
+            column = QVBoxLayout(page)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(2)
+            for widgets in lines:
+                row = QHBoxLayout()
+                for w in widgets:
+                    row.addWidget(w)
+                row.addStretch(1)
+                column.addLayout(row)
             self.pages.addWidget(page)
-        self.kind.currentIndexChanged.connect(self.pages.setCurrentIndex)
+        self.kind.currentIndexChanged.connect(self._show_page)
+        self._show_page(0)
         # the action
         self.action = _combo(ACTIONS, "add: push the feature by the strength. clamp: hold it "
                              "at the strength. ablate: switch it off. stop: end the column")
@@ -163,23 +174,32 @@ class RuleRow(QFrame):
         self.action.currentIndexChanged.connect(self._show_action)
         self.span.currentIndexChanged.connect(self._show_action)
 
+        # Four short lines, not two long ones: side by side they made the panel 614 pixels
+        # wide, and the splitter took that from the feature list.
         when = QHBoxLayout()
         when.addWidget(QLabel("When"))
         when.addWidget(self.kind)
-        when.addWidget(self.pages, 1)
+        when.addStretch(1)
         when.addWidget(self.remove)
         then = QHBoxLayout()
         then.addWidget(QLabel("then"))
         self.for_label = QLabel("for")
-        for w in (self.action, self.target, self.strength, self.strength_unit, self.for_label,
-                  self.tokens, self.span):
+        for w in (self.action, self.target):
             then.addWidget(w)
         then.addStretch(1)
+        how = QHBoxLayout()
+        how.setContentsMargins(16, 0, 0, 0)
+        for w in (self.strength, self.strength_unit, self.for_label, self.tokens, self.span):
+            how.addWidget(w)
+        how.addStretch(1)
+        self.pages.setContentsMargins(16, 0, 0, 0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(2)
         layout.addLayout(when)
+        layout.addWidget(self.pages)
         layout.addLayout(then)
+        layout.addLayout(how)
         layout.addWidget(self.problem)
         for key, signal in (
                 ("kind", self.kind.currentIndexChanged), ("op", self.op.currentIndexChanged),
@@ -195,6 +215,16 @@ class RuleRow(QFrame):
                 ("feature", self.feature.changed), ("target", self.target.changed)):
             signal.connect(lambda *_, k=key: self.changed.emit(k))
         self._show_action()
+
+    def _show_page(self, n: int) -> None:
+        """The condition's page, and only its size: the stack is as tall as its tallest page
+        otherwise (the classifier's three lines under a feature's two)."""
+        for k in range(self.pages.count()):
+            self.pages.widget(k).setSizePolicy(
+                QSizePolicy.Preferred if k == n else QSizePolicy.Ignored,
+                QSizePolicy.Preferred if k == n else QSizePolicy.Ignored)
+        self.pages.setCurrentIndex(n)
+        self.pages.adjustSize()
 
     def _show_action(self) -> None:
         act = self.action.currentData()
@@ -293,6 +323,9 @@ class RuleEditor(QWidget):
         self.label_of, self.d_sae = label_of, d_sae
         self.rows: list[RuleRow] = []
         self._quiet = False
+        # Where a new rule starts: (the feature it watches, the feature it steers), or None
+        # for #0; the panel offers the feature in view and the one it steers.
+        self.suggest = lambda: None
         title = QLabel("<b>Rules</b>")
         title.setToolTip(HELP)
         self.add_button = QPushButton("Add a rule")
@@ -313,6 +346,9 @@ class RuleEditor(QWidget):
         row = RuleRow(self.label_of, self.d_sae)
         if rule is not None:
             row.show_rule(rule)
+        elif (start := self.suggest()) is not None:
+            row.feature.set_index(start[0])
+            row.target.set_index(start[1])
         row.changed.connect(lambda key, r=row: self._changed(
             f"edit rule {self.rows.index(r) + 1}", (r.uid, key)))
         row.remove_clicked.connect(self.remove_row)

@@ -27,6 +27,9 @@ EMPTY = ("<b>No steering yet.</b><br>Double-click a feature in the list, drag it
          "press <i>Add to steering</i> on its card. Then move its slider and press "
          "<b>Generate</b> (Ctrl+Enter).")
 
+RULES_ONLY = ("No feature steers all the time; the rules below steer when they hold. Add a "
+              "feature here (double-click it in the list) to steer it throughout.")
+
 
 class SteeringPanel(QWidget):
     def __init__(self, controller: Controller, parent=None):
@@ -113,8 +116,10 @@ class SteeringPanel(QWidget):
         layout.addWidget(scroll, 1)
         # Rules: conditional steering of the same variant, as sentences (rule_editor.py).
         self.rules = RuleEditor(self.c.label)
+        self.rules.suggest = self._rule_start
         self.rules.rules_changed.connect(self.c.editor.set_rules)   # one undo step each
         self.state.rules_changed.connect(lambda: self.rules.set_rules(self.state.rules))
+        self.state.rules_changed.connect(self._show_empty)
         self.c.session_opened.connect(lambda s: self.rules.set_sae(self.c.label, s.sae.d_sae))
         layout.addWidget(self.rules)
 
@@ -125,6 +130,16 @@ class SteeringPanel(QWidget):
         self.c.focus_changed.connect(self._focus_changed)
         self._unit_changed(self.state.unit)
         self.rebuild()
+
+    def _rule_start(self) -> tuple[int, int] | None:
+        """A new rule watches the feature in view and steers the panel's first feature (each
+        standing in for the other where there is only one), not #0."""
+        steered = self.state.indices()
+        seen = self.c.focus if self.c.focus >= 0 else None
+        first = steered[0] if steered else None
+        if seen is None and first is None:
+            return None
+        return (seen if seen is not None else first, first if first is not None else seen)
 
     def presentation_hidden(self) -> list[QWidget]:
         """What presentation mode hides here: preparing tools, not what the audience needs
@@ -180,6 +195,11 @@ class SteeringPanel(QWidget):
             w.set_focused(not row.is_vector and row.index == self.c.focus)
             self.list_layout.insertWidget(self.list_layout.count() - 1, w)
             self.rows[row.uid] = w
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """The empty panel's hint: how to add a feature, or, with rules alone, that they steer."""
+        self.empty.setText(RULES_ONLY if self.state.rules else EMPTY)
         self.empty.setVisible(not self.state.rows)
 
     def _row_changed(self, uid: int) -> None:

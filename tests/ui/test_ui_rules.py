@@ -176,3 +176,38 @@ def test_a_classifier_rule_names_the_sides_or_the_problem(qtbot, tmp_path):
     row.classifier.setText(str(tmp_path / "bad.json"))
     row.read_classifier()
     assert row.clf_names.text() == "" and "bad.json" in row.problem.text()
+
+
+def test_a_new_rule_starts_on_the_feature_in_view_and_the_one_steered(window):
+    c, editor = window.c, window.panel.rules
+    row = editor.add_row()                       # nothing in view, nothing steered: #0
+    assert (row.feature.index(), row.target.index()) == (0, 0)
+    c.panel.insert(-1, PanelRow(40, 1.0))
+    c.set_focus(9)
+    row = editor.add_row()
+    assert (row.feature.index(), row.target.index()) == (9, 40)
+    c.set_focus(-1)
+    row = editor.add_row()                       # only a steered one: it stands for both
+    assert (row.feature.index(), row.target.index()) == (40, 40)
+
+
+@pytest.mark.parametrize("kind", ["feature", "classifier", "text"])
+def test_the_rule_editor_fits_the_steering_column(window, kind):
+    """Side by side its pickers made the panel 614 pixels wide, and the splitter took it from
+    the feature list; in four short lines it fits the column it starts in (400 pixels)."""
+    row = window.panel.rules.add_row()
+    _pick(row.kind, kind)
+    assert window.panel.rules.minimumSizeHint().width() <= 380
+    assert window.panel.minimumSizeHint().width() <= 400
+
+
+def test_a_panel_of_rules_alone_says_so_instead_of_no_steering_yet(window):
+    from steerdesk.engine.rules import parse_rule
+    from steerdesk.ui.steering_panel import EMPTY, RULES_ONLY
+
+    panel = window.panel
+    assert panel.empty.text() == EMPTY
+    window.c.panel.set_rules([parse_rule("when 3>1 then 5=2")])
+    assert panel.empty.text() == RULES_ONLY and not panel.empty.isHidden()
+    window.c.panel.set_rules([])
+    assert panel.empty.text() == EMPTY
