@@ -55,6 +55,7 @@ class PanelState:
         self.unit = "max"
         self.name = "my steering"
         self.description = ""
+        self.prompt_equivalent = ""      # the loaded preset's, kept when it is saved again
 
     # -- queries ---------------------------------------------------------------------------
     def row(self, uid: int) -> PanelRow | None:
@@ -88,7 +89,8 @@ class PanelState:
                       [PresetFeature(r.index, r.strength, r.mode, r.label, r.enabled)
                        for r in self.rows if not r.is_vector], list(self.rules),
                       vectors=[PresetVector(r.vector, r.strength, r.enabled)
-                               for r in self.rows if r.is_vector])
+                               for r in self.rows if r.is_vector],
+                      prompt_equivalent=self.prompt_equivalent)
 
     def snapshot(self) -> tuple[list[PanelRow], str, str]:
         return [replace(r) for r in self.rows], self.unit, self.name
@@ -163,6 +165,7 @@ class PanelState:
 
     def apply_preset(self, preset: Preset) -> None:
         self.description = preset.description
+        self.prompt_equivalent = preset.prompt_equivalent
         self.set_rules(preset.rules)
         self.restore(([PanelRow(f.index, f.strength, f.mode, f.label, f.enabled)
                        for f in preset.features]
