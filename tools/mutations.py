@@ -43,6 +43,7 @@ CLI_PARSE = "tests/cli/test_cli_options.py"
 COMPILED = ("tests/engine/test_compiled_decode.py", "tests/engine/test_compiled_shapes.py")
 FILES = ("tests/engine/test_bad_files.py", "tests/engine/sae/test_sae_bad_input.py",
          "tests/engine/test_files_mutant_gaps.py")
+COSTS_UI = "tests/ui/test_ui_costs_prompted.py"
 UI_WORKER = ("tests/ui/test_ui_worker.py", "tests/ui/test_ui_controller.py")
 
 ST = "steerdesk/engine/steering.py"
@@ -586,4 +587,24 @@ MUTATIONS: list[Mutation] = [
       "item = pg.LinearRegionItem((start - 0.5, end - 0.5), movable=False,",
       "item = pg.LinearRegionItem((start + 0.5, end + 0.5), movable=False,",
       ("tests/ui/test_ui_rules.py",), "the plot's band sits one token after the rule steered"),
+    # ---- costs and the prompted column in the app ----------------------------------------
+    M("ui-costs-header-of-baseline", "ui-costs", "steerdesk/ui/compare_view.py",
+      "col.costs.setText(wording.costs_line(record, n))",
+      "col.costs.setText(wording.costs_line(record, 0))", (COSTS_UI,),
+      "every column's header shows the baseline's fluency and reach"),
+    M("ui-costs-reach-raw-for-x-max", "ui-costs", "steerdesk/ui/run_record.py",
+      "        return value / self.reach_max", "        return value", (COSTS_UI,),
+      "the header says 'x max' over a raw activation"),
+    M("ui-prompted-not-requested", "ui-costs", "steerdesk/ui/controller.py",
+      "                                    prompted=prompted)",
+      "                                    prompted=None)", (COSTS_UI,),
+      "'Compare with prompting' is on but no prompted column is run"),
+    M("ui-prompted-instruction-not-shown", "ui-costs", "steerdesk/ui/compare_view.py",
+      "if n == record.prompted_row else record.prompt)",
+      "if n is None else record.prompt)", (COSTS_UI,),
+      "the prompted column's text shows without the instruction it was asked with"),
+    M("ui-preset-prompt-equivalent-dropped", "ui-costs", "steerdesk/ui/panel_state.py",
+      "                      prompt_equivalent=self.prompt_equivalent)",
+      '                      prompt_equivalent="")', (COSTS_UI,),
+      "saving a loaded preset again loses its prompt_equivalent"),
 ]

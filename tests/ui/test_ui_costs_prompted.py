@@ -55,18 +55,25 @@ def test_each_header_shows_its_perplexity_and_reach(window, qtbot, ui_session, m
         assert col.costs.text() == (f"fluency {wording.fluency_words(ppl)} · "
                                     f"reach {reach:.3g}")
         assert "unsteered model" in col.costs.toolTip()
+    assert record.reach(1) > 0
     # Steering this hard makes the text less like the model's own.
     assert record.costs[1]["perplexity"] != record.costs[0]["perplexity"]
 
 
 def test_reach_is_in_x_max_with_a_catalog(catalog_window, qtbot):
     w = catalog_window
-    w.panel.add_feature(5)
+    sae = w.c.session.sae
+    # A feature that adding its own direction makes fire (random weights: not every one does)
+    feature = int(((sae.W_enc.T * sae.W_dec).sum(-1)
+                   * (w.c.session.max_acts > 0)).argmax())
+    steer(w, feature, 8.0)                        # 8x max: it fires in the steered column
+    assert w.c.panel.unit == "max"
     w.compare.max_tokens.setValue(6)
     record = run_to_end(w, qtbot)
-    peak = float(w.c.session.max_acts[5])
+    peak = float(w.c.session.max_acts[feature])
     assert peak > 0 and record.reach_max == pytest.approx(peak)
     steered = hand_reach(record.rows[1]) / peak
+    assert steered > 0.1
     assert record.reach(1) == pytest.approx(steered, rel=1e-4)
     assert w.compare.visible_columns()[1].costs.text().endswith(f"reach {steered:.2g}× max")
 
