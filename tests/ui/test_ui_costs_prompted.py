@@ -4,6 +4,7 @@ steered feature's mean activation), and the prompted column ('Compare with promp
 import threading
 
 import pytest
+from PySide6.QtCore import Qt
 
 from steerdesk.engine import costs
 from steerdesk.engine.generation import GenerationRequest, generate
@@ -147,3 +148,38 @@ def test_the_option_is_remembered_and_presentation_hides_the_field(window):
     assert not window.compare.prompting.check.isHidden()
     window.set_presentation(False)
     assert not window.compare.prompting.instruction.isHidden()
+
+
+def test_a_sweep_fills_the_reach_vs_fluency_plot(window, qtbot):
+    import pyqtgraph as pg
+
+    window.panel.add_feature(12)
+    window.compare.sweep.setChecked(True)
+    window.compare.sweep_strengths.setText("0, 30, 90")
+    window.compare.prompting.set(True, INSTRUCTION)
+    window.compare.max_tokens.setValue(6)
+    record = run_to_end(window, qtbot)
+    plot = window.plots.costs
+    assert window.plots.tabText(window.plots.indexOf(plot)) == "Reach vs fluency"
+    names = ["baseline", "+0 raw", "+30 raw", "+90 raw", f"prompted: {INSTRUCTION}"]
+    assert [r.name for r in record.rows] == names
+    # one point per column, at its fluency and reach, labelled with its strength
+    assert [(p.row, p.kind, p.label) for p in plot.points] == \
+        [(0, "baseline", names[0]), (1, "steered", "+0 raw"), (2, "steered", "+30 raw"),
+         (3, "steered", "+90 raw"), (4, "prompted", names[4])]
+    for p in plot.points:
+        assert (p.fluency, p.reach) == (record.costs[p.row]["perplexity"], record.reach(p.row))
+        assert p.reach == pytest.approx(hand_reach(record.rows[p.row]), rel=1e-4, abs=1e-6)
+    items = plot.plot.getPlotItem().items
+    labels = [i.toPlainText() for i in items if isinstance(i, pg.TextItem)]
+    assert labels == names
+    marks = [i for i in plot.plot.getPlotItem().listDataItems() if i.opts["symbol"]]
+    assert [m.opts["symbol"] for m in marks] == ["s", "o", "o", "o", "t"]
+    assert [tuple(m.getData()[0]) for m in marks] == [(p.fluency,) for p in plot.points]
+    # a new run starts the plot over
+    window.compare.sweep.setChecked(False)
+    window.compare.max_tokens.setValue(4000)
+    qtbot.mouseClick(window.compare.generate_button, Qt.LeftButton)
+    assert plot.points == []
+    window.c.stop()
+    qtbot.waitUntil(lambda: not window.c.is_generating(), timeout=60000)
