@@ -1,6 +1,7 @@
 """Each column's costs in its header (fluency: perplexity under the unsteered model; reach: the
 steered feature's mean activation), and the prompted column ('Compare with prompting')."""
 
+import re
 import threading
 
 import pytest
@@ -183,3 +184,38 @@ def test_a_sweep_fills_the_reach_vs_fluency_plot(window, qtbot):
     assert plot.points == []
     window.c.stop()
     qtbot.waitUntil(lambda: not window.c.is_generating(), timeout=60000)
+
+
+def test_the_exports_carry_the_costs_and_the_prompted_column(window, qtbot, ui_session):
+    import html
+
+    from steerdesk.ui.export import comparison_json
+
+    steer(window)
+    window.compare.prompt.setPlainText(PROMPT)
+    window.compare.max_tokens.setValue(6)
+    window.compare.prompting.set(True, INSTRUCTION)
+    record = run_to_end(window, qtbot)
+    window.redraw()
+    page = window.comparison_html()
+    cells = page.split("<td")[1:]
+    assert len(cells) == 3
+    prompt_ids, _ = encode_prompt(ui_session.tokenizer, PROMPT, False)
+    for r, cell in enumerate(cells):
+        ppl = costs.perplexity(ui_session, prompt_ids if r < 2 else encode_prompt(
+            ui_session.tokenizer, instructed_prompt(INSTRUCTION, PROMPT), False)[0],
+            [t.token_id for t in record.rows[r].tokens])
+        line = html.unescape(re.search(r"<p class='costs'[^>]*>(.*?)</p>", cell).group(1))
+        assert line == f"fluency {wording.fluency_words(ppl)} · " \
+                       f"reach {hand_reach(record.rows[r]):.3g}"
+    assert html.escape(instructed_prompt(INSTRUCTION, PROMPT)).replace("\n", "<br>") in cells[2]
+    assert "perplexity of this text under the unsteered model" in page
+    data = comparison_json(record, ui_session)
+    assert [c["kind"] for c in data["columns"]] == ["baseline", "steered", "prompted"]
+    assert data["columns"][2]["prompted"] == INSTRUCTION
+    for r, column in enumerate(data["columns"]):
+        assert column["metrics"]["perplexity"] == record.costs[r]["perplexity"]
+        assert column["metrics"]["reach"] == pytest.approx(hand_reach(record.rows[r]), rel=1e-4,
+                                                           abs=1e-6)
+        assert column["metrics"]["reach_feature"] == 12
+        assert column["text"] == record.rows[r].text
