@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QToolButton,
@@ -46,6 +47,9 @@ class OutputColumn(QWidget):
         self.strip.setFixedHeight(6)
         self.title = QLabel()
         self.title.setTextFormat(Qt.RichText)
+        # a long title (a prompted column's instruction) is cut, not the column widened;
+        # the tooltip has it in full
+        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.settings = QLabel()
         self.settings.setWordWrap(True)
         self.settings.setObjectName("hint")
@@ -75,7 +79,8 @@ class OutputColumn(QWidget):
         self.colour, self.title_text = colour, title
         self.strip.setStyleSheet(f"background: {colour}; border: none;")
         self.title.setText(f"<span style='color:{colour}'>■</span> <b>{html.escape(title)}</b>")
-        self.title.setToolTip("The colour of this column's lines in the activation plot")
+        self.title.setToolTip(f"{title}\n\nThe colour of this column's lines in the "
+                              "activation plot")
         self.settings.setText(settings)
         self.settings.setToolTip(settings)
 

@@ -21,7 +21,7 @@ WAITING = "Reach against fluency, one point per column, once a run has finished.
 class CostPoint:
     row: int
     kind: str                 # baseline, steered or prompted
-    label: str                # the column's title: its strength in a sweep
+    label: str                # the column's title (a sweep's: its strength); 'prompted'
     fluency: float
     reach: float
 
@@ -36,7 +36,9 @@ def cost_points(record: RunRecord) -> list[CostPoint]:
         if ppl is None or reach is None:
             continue
         kind = "baseline" if r == 0 else "prompted" if r == record.prompted_row else "steered"
-        points.append(CostPoint(r, kind, row.name, ppl, reach))
+        # the instruction is in the legend and the header; on the plot it hid the others
+        label = "prompted" if kind == "prompted" else row.name
+        points.append(CostPoint(r, kind, label, ppl, reach))
     return points
 
 
@@ -93,8 +95,19 @@ class CostPlot(QWidget):
             text = pg.TextItem(p.label, color=colour, anchor=(0, 1))
             text.setPos(p.fluency, p.reach)
             self.plot.addItem(text)
+        self._fit()
         self.note.setText("" if self.points else
                           "No point to show: no column has both a fluency and a reach (add a "
                           "feature to the steering panel, or score the columns with a "
                           "classifier).")
         self.note.setVisible(not self.points)
+
+    def _fit(self) -> None:
+        """Room to the right and above for the labels, which start at their points."""
+        if not self.points:
+            return
+        xs, ys = [p.fluency for p in self.points], [p.reach for p in self.points]
+        dx = max(max(xs) - min(xs), 1.0)
+        dy = max(max(ys) - min(ys), 0.1)
+        self.plot.setXRange(min(xs) - 0.08 * dx, max(xs) + 0.3 * dx, padding=0)
+        self.plot.setYRange(min(ys) - 0.1 * dy, max(ys) + 0.2 * dy, padding=0)

@@ -38,9 +38,11 @@ class PromptingOption(QWidget):
     def set(self, on: bool, text: str) -> None:
         self.check.setChecked(on)
         self.instruction.setText(text)
+        self.instruction.setCursorPosition(0)     # a long one shows its start
 
     def offer(self, instruction: str) -> None:
         """A loaded preset's prompt_equivalent: the field takes it; the option stays as it is
         (the user turns the column on)."""
         if instruction.strip():
             self.instruction.setText(instruction.strip())
+            self.instruction.setCursorPosition(0)
