@@ -43,6 +43,7 @@ CLI_PARSE = "tests/cli/test_cli_options.py"
 COMPILED = ("tests/engine/test_compiled_decode.py", "tests/engine/test_compiled_shapes.py")
 FILES = ("tests/engine/test_bad_files.py", "tests/engine/sae/test_sae_bad_input.py",
          "tests/engine/test_files_mutant_gaps.py")
+COSTS_UI = "tests/ui/test_ui_costs_prompted.py"
 UI_WORKER = ("tests/ui/test_ui_worker.py", "tests/ui/test_ui_controller.py")
 
 ST = "steerdesk/engine/steering.py"
@@ -627,4 +628,36 @@ MUTATIONS: list[Mutation] = [
     M("ui-rule-taken-back-edit-stays", "ui-classify", "steerdesk/ui/panel_commands.py",
       "        self.setObsolete(self.new == self.old)", "        pass", (RULES_UNDO,),
       "a number typed and taken back leaves an undo step that changes nothing"),
+    # ---- costs and the prompted column in the app ----------------------------------------
+    M("ui-costs-header-of-baseline", "ui-costs", "steerdesk/ui/compare_view.py",
+      "col.costs.setText(wording.costs_line(record, n))",
+      "col.costs.setText(wording.costs_line(record, 0))", (COSTS_UI,),
+      "every column's header shows the baseline's fluency and reach"),
+    M("ui-costs-reach-raw-for-x-max", "ui-costs", "steerdesk/ui/run_record.py",
+      "        return value / self.reach_max", "        return value", (COSTS_UI,),
+      "the header says 'x max' over a raw activation"),
+    M("ui-prompted-not-requested", "ui-costs", "steerdesk/ui/controller.py",
+      "                                    prompted=prompted)",
+      "                                    prompted=None)", (COSTS_UI,),
+      "'Compare with prompting' is on but no prompted column is run"),
+    M("ui-prompted-instruction-not-shown", "ui-costs", "steerdesk/ui/compare_view.py",
+      "if n == record.prompted_row else record.prompt)",
+      "if n is None else record.prompt)", (COSTS_UI,),
+      "the prompted column's text shows without the instruction it was asked with"),
+    M("ui-preset-prompt-equivalent-dropped", "ui-costs", "steerdesk/ui/panel_state.py",
+      "        prompt_equivalent = self.prompt_equivalent if kept else \"\"",
+      '        prompt_equivalent = ""', (COSTS_UI,),
+      "saving a loaded preset again loses its prompt_equivalent"),
+    M("ui-cost-plot-prompted-as-steered", "ui-costs", "steerdesk/ui/cost_plot.py",
+      'kind = "baseline" if r == 0 else "prompted" if r == record.prompted_row else "steered"',
+      'kind = "baseline" if r == 0 else "steered"', (COSTS_UI,),
+      "the reach-vs-fluency plot joins the prompted column into the sweep's line"),
+    M("ui-export-costs-left-out", "ui-costs", "steerdesk/ui/export.py",
+      """            f"<p class='settings'>{html.escape(row.settings)}</p>{costs}\"""",
+      """            f"<p class='settings'>{html.escape(row.settings)}</p>\"""", (COSTS_UI,),
+      "the exported page leaves out each column's fluency and reach"),
+    M("ui-export-prompted-as-baseline", "ui-costs", "steerdesk/ui/export.py",
+      'kind = "prompted" if prompted else "baseline" if spec is None else "steered"',
+      'kind = "baseline" if spec is None else "steered"', (COSTS_UI,),
+      "the screenshot's JSON calls the prompted column a second baseline"),
 ]

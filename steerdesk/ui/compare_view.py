@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QToolButton,
@@ -25,7 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from steerdesk.engine.errors import InputError
+from steerdesk.engine.prompted import instructed_prompt
 from steerdesk.ui import theme, wording
+from steerdesk.ui.prompting_option import PromptingOption
 from steerdesk.ui.run_record import RunRecord
 from steerdesk.ui.run_setup import Sampling, Sweep
 from steerdesk.ui.token_view import TokenView
@@ -44,6 +47,9 @@ class OutputColumn(QWidget):
         self.strip.setFixedHeight(6)
         self.title = QLabel()
         self.title.setTextFormat(Qt.RichText)
+        # a long title (a prompted column's instruction) is cut, not the column widened;
+        # the tooltip has it in full
+        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.settings = QLabel()
         self.settings.setWordWrap(True)
         self.settings.setObjectName("hint")
@@ -52,6 +58,10 @@ class OutputColumn(QWidget):
         self.score.setToolTip("What the chosen classifier makes of this column's text so far "
                               "(Tools > Classifier from examples)")
         self.score.hide()
+        self.costs = QLabel()    # fluency and reach, once the run has ended
+        self.costs.setObjectName("hint")
+        self.costs.setToolTip(wording.COSTS_TIP)
+        self.costs.hide()
         self.view = TokenView()
         self.colour, self.title_text = "", ""
         layout = QVBoxLayout(self)
@@ -61,6 +71,7 @@ class OutputColumn(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.settings)
         layout.addWidget(self.score)
+        layout.addWidget(self.costs)
         layout.addWidget(self.view, 1)
 
     def set_header(self, title: str, settings: str, colour: str) -> None:
@@ -68,7 +79,8 @@ class OutputColumn(QWidget):
         self.colour, self.title_text = colour, title
         self.strip.setStyleSheet(f"background: {colour}; border: none;")
         self.title.setText(f"<span style='color:{colour}'>■</span> <b>{html.escape(title)}</b>")
-        self.title.setToolTip("The colour of this column's lines in the activation plot")
+        self.title.setToolTip(f"{title}\n\nThe colour of this column's lines in the "
+                              "activation plot")
         self.settings.setText(settings)
         self.settings.setToolTip(settings)
 
@@ -192,6 +204,9 @@ class CompareView(QWidget):
         buttons.addWidget(self.sweep)
         buttons.addWidget(self.sweep_feature)
         buttons.addWidget(self.sweep_strengths)
+        buttons.addSpacing(12)
+        self.prompting = PromptingOption()
+        buttons.addWidget(self.prompting)
         buttons.addStretch(1)
 
         self.label_of = lambda i: None
@@ -231,7 +246,8 @@ class CompareView(QWidget):
         """What presentation mode hides here (set before the talk); at 2x text the whole row
         of controls was wider than the screen."""
         return [self.mode, self.labels[self.mode], self.max_tokens, self.labels[self.max_tokens],
-                self.seed, self.labels[self.seed], self.seed_lock, self.dice]
+                self.seed, self.labels[self.seed], self.seed_lock, self.dice,
+                self.prompting.instruction]
 
     def set_model_open(self, is_open: bool) -> None:
         self.empty.setText(
@@ -258,7 +274,8 @@ class CompareView(QWidget):
 
     def current_sampling(self) -> Sampling:
         return Sampling(self.max_tokens.value(), self.temperature.value(), 1.0,
-                        self.seed.value(), bool(self.mode.currentData()))
+                        self.seed.value(), bool(self.mode.currentData()),
+                        self.prompting.is_on(), self.prompting.text())
 
     def restore(self, prompt: str | None, sampling: Sampling | None) -> None:
         """Last session's prompt and sampling, where they were remembered."""
@@ -272,6 +289,7 @@ class CompareView(QWidget):
         self.temperature.setValue(s.temperature)
         self.seed.setValue(s.seed)
         self.mode.setCurrentIndex(1 if s.chat else 0)
+        self.prompting.set(s.prompted, s.instruction)
 
     def set_sweep_features(self, items: list[tuple[int, str | None]]) -> None:
         """The panel's features, (index, label or None), offered for a sweep."""
@@ -318,7 +336,9 @@ class CompareView(QWidget):
         for n, (col, row) in enumerate(zip(self.columns, record.rows)):
             col.set_header(row.name, row.settings, theme.column_colour(n))
             col.view.label_of = label_of
-            col.view.reset(row, record.prompt)
+            # the prompted column shows its instruction, greyed as the prompt, before its text
+            col.view.reset(row, instructed_prompt(record.prompted, record.prompt)
+                           if n == record.prompted_row else record.prompt)
             clf = record.classifier
             col.set_score(clf.names if clf else None, None, clf is not None)
         self.columns_split.setSizes([1000] * len(record.rows)
@@ -357,6 +377,8 @@ class CompareView(QWidget):
             col.view.set_tint(cols, peaks)
             col.view.refresh()
             col.set_score(clf.names if clf else None, record.row_score(n), clf is not None)
+            col.costs.setText(wording.costs_line(record, n))
+            col.costs.setVisible(record.costs is not None)
         self.tint_legend.setText(tint_legend(tint, self.label_of, picked))
         note = wording.prompt_note(record)
         self.prompt_note.setText(note)

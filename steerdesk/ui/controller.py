@@ -15,14 +15,16 @@ from PySide6.QtGui import QUndoStack
 from steerdesk.engine import compiled
 from steerdesk.engine.calibration import Calibration, load_calibration, preset_references
 from steerdesk.engine.errors import InputError
-from steerdesk.engine.generation import GenerationRequest, stream
+from steerdesk.engine.costs import result_metrics
+from steerdesk.engine.generation import GenerationRequest, generate
 from steerdesk.engine.presets import Preset, resolve_preset, save_preset
+from steerdesk.engine.prompted import row_name
 from steerdesk.engine.session_spec import SessionSpec
 from steerdesk.ui import preset_library, wording
 from steerdesk.ui.feature_source import FeatureSource
 from steerdesk.ui.panel_commands import PanelEditor
 from steerdesk.ui.panel_state import PanelState
-from steerdesk.ui.run_record import RunRecord
+from steerdesk.ui.run_record import RunCosts, RunRecord
 from steerdesk.ui.run_setup import Sampling, Sweep, build_variants
 from steerdesk.ui.worker import EngineWorker, Task, TaskSlot
 
@@ -245,27 +247,38 @@ class Controller(QObject):
             raise RuntimeError("no model is open")
         specs, titles = build_variants(self.panel, sweep, self.label)
         watch, columns = self.watch_list(), self.request_watch()
+        prompted = sampling.prompted_instruction()
+        if prompted == "":
+            raise InputError("'Compare with prompting' is on but its instruction is empty: "
+                             "type one, such as 'Answer in German', or turn it off")
         request = GenerationRequest(prompt=prompt, variants=specs,
                                     max_new_tokens=sampling.max_new_tokens,
                                     temperature=sampling.temperature, top_p=sampling.top_p,
                                     seed=sampling.seed, chat=sampling.chat, watch=columns,
                                     top_k_features=TOP_FEATURES_PER_TOKEN,
-                                    compile=self.compiled_decoding, fit_prompt=True)
+                                    compile=self.compiled_decoding, fit_prompt=True,
+                                    prompted=prompted)
         settings = wording.column_settings(specs, bool(self.panel.rows or self.panel.rules),
                                            self.label)
-        record = RunRecord(prompt, watch, ["no steering"] + settings, ["baseline"] + titles,
+        settings, titles = ["no steering"] + settings, ["baseline"] + titles
+        if prompted is not None:
+            settings.append(wording.PROMPTED_SETTINGS)
+            titles.append(row_name(prompted))
+        record = RunRecord(prompt, watch, settings, titles,
                            chat_requested=sampling.chat, specs=list(specs),
                            unit=self.panel.unit, sampling=sampling,
                            compile_requested=self.compiled_decoding,
-                           classifier=self.classifier, columns=columns)
+                           classifier=self.classifier, columns=columns, prompted=prompted,
+                           reach_max=_max_of(self.session, watch[0]) if watch else None)
         self.run = record
         session = self.session
 
         def run(task: Task):
             if request.compile:   # the first run of a shape compiles: say so, as progress
                 compiled.prepare(session, request, progress=task.report_progress)
-            for event in stream(session, request, cancelled=task.cancel_event):
-                task.emit(event)
+            result = generate(session, request, cancelled=task.cancel_event, on_event=task.emit)
+            if not task.forgotten:   # each column's costs, before the run reports it ended
+                task.emit(RunCosts(result_metrics(session, result, request.watch)))
             return record
 
         self._runs.submit(run, on_event=record.add, on_progress=self.run_progress.emit,

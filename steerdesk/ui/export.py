@@ -1,12 +1,13 @@
 """Exporting a comparison so that it stands alone, for slides and notes:
 
-- HTML: the model and SAE, what the highlight shows, every column's header (its colour, title
-  and steering settings) and text with the tokens tinted as on screen, and the activation plot
+- HTML: the model and SAE, what the highlight shows, every column's header (its colour, title,
+  steering settings and costs: fluency and reach) and text with the tokens tinted as on screen, and the activation plot
   as an embedded PNG;
 - PNG: the same document rendered to one picture (every column in full, not the part that is
   scrolled into view);
 - JSON (`steerdesk --screenshot OUT.png` writes OUT.json): the prompt and every column's
-  steering and text, in the CLI's key names (docs/json.md).
+  steering, text and costs (`metrics`), the prompted column as `"kind": "prompted"`, in the
+  CLI's key names (docs/json.md).
 
 `Comparison` is what all three are made from; the window builds it."""
 
@@ -21,7 +22,8 @@ from typing import Any
 
 from steerdesk.engine.errors import InputError
 from steerdesk.engine.presets import write_atomic
-from steerdesk.ui import theme
+from steerdesk.engine.prompted import instructed_prompt
+from steerdesk.ui import theme, wording
 from steerdesk.ui.run_record import RunRecord
 
 PNG_WIDTH = 1600          # px: a slide's width
@@ -78,16 +80,23 @@ def comparison_html(c: Comparison, plot_src: str | None = None) -> str:
                 text = f"<span class='rule' style='{RULE_STYLE}'>{text}</span>"
             parts.append(text)
         colour = theme.column_colour(r, dark=False)
+        costs = wording.costs_line(record, r)
+        costs = (f"<p class='costs' title='{html.escape(wording.COSTS_TIP)}'>"
+                 f"{html.escape(costs)}</p>" if costs else "")
+        prompt = (instructed_prompt(record.prompted, record.prompt)
+                  if r == record.prompted_row else record.prompt)
         cells.append(
             f"<td valign='top' width='{width}%' style='border-top: 6px solid {colour}'>"
             f"<p class='title'><span style='color:{colour}'>&#9632;</span> "
             f"<b>{html.escape(row.name)}</b></p>"
-            f"<p class='settings'>{html.escape(row.settings)}</p>"
+            f"<p class='settings'>{html.escape(row.settings)}</p>{costs}"
             f"<p class='text'><span class='prompt' style='color:#888888'>"
-            f"{_lines(record.prompt)}</span>{_lines(''.join(parts), escaped=True)}</p></td>")
+            f"{_lines(prompt)}</span>{_lines(''.join(parts), escaped=True)}</p></td>")
     tint = f"<p>{html.escape(c.tint_text)}</p>" if c.tint_text else ""
     if any(spec.rules for spec in record.specs):      # the legend only where rules ran
         tint += f"<p class='legend'>{RULE_LEGEND.format(style=RULE_STYLE)}</p>"
+    if record.costs is not None:    # a page has no tooltips: say what the costs mean
+        tint += f"<p class='settings'>{html.escape(wording.COSTS_TIP)}.</p>"
     sampling = (f"<br>Sampling: {html.escape(sampling_words(record.sampling))}"
                 if record.sampling is not None else "")
     plot = (f"<h3>Activations of the steered features</h3>"
@@ -192,12 +201,19 @@ def comparison_json(record: RunRecord, session=None) -> dict[str, Any]:
     positions = GenerationRequest.__dataclass_fields__["positions"].default
     specs = [None, *record.specs]
     columns = []
-    for row, spec in zip(record.rows, specs + [None] * (len(record.rows) - len(specs))):
+    for r, (row, spec) in enumerate(zip(record.rows,
+                                        specs + [None] * (len(record.rows) - len(specs)))):
         steering = None
         if spec is not None and session is not None:
             steering = {**steering_record(spec, session), "positions": positions}
-        columns.append({"name": row.name, "kind": "baseline" if spec is None else "steered",
-                        "steering": steering, "settings": row.settings, "text": row.text})
+        prompted = r == record.prompted_row
+        kind = "prompted" if prompted else "baseline" if spec is None else "steered"
+        column = {"name": row.name, "kind": kind, **({"prompted": record.prompted}
+                                                     if prompted else {}),
+                  "steering": steering, "settings": row.settings, "text": row.text}
+        if record.costs is not None:
+            column["metrics"] = column_metrics(record, r)
+        columns.append(column)
     s = record.sampling
     out: dict[str, Any] = {"schema": 1, "command": "screenshot", "versions": versions()}
     if session is not None:
@@ -208,6 +224,20 @@ def comparison_json(record: RunRecord, session=None) -> dict[str, Any]:
     out["prompt"] = {"text": record.prompt, "chat": record.chat_requested,
                      "chat_template_used": record.chat_template_used}
     out["columns"] = columns
+    return out
+
+
+def column_metrics(record: RunRecord, r: int) -> dict[str, Any]:
+    """A column's costs, in the CLI's key names (`perplexity`; `reach`: the raw mean
+    activation of the first watched feature), and the reach its header shows."""
+    m = record.costs[r]
+    out = {"perplexity": m["perplexity"], "reach": m["reach"] if record.watch else None,
+           "reach_feature": record.watch[0] if record.watch else None}
+    if record.classifier is not None:
+        out["classifier_score"] = record.reach(r)
+    elif record.reach_max is not None:
+        out["reach_x_max"] = record.reach(r)
+    out["header"] = wording.costs_line(record, r)
     return out
 
 

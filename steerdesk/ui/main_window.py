@@ -244,10 +244,11 @@ class MainWindow(QMainWindow):
     def load_preset(self, value) -> bool:
         """A preset file or the name of one of the pack's, onto the panel; a dialog if not."""
         try:
-            self.c.load_preset(value)
+            preset = self.c.load_preset(value)
         except InputError as exc:
             self.show_error("Load preset", exc)
             return False
+        self.compare.prompting.offer(preset.prompt_equivalent)
         return True
 
     def comparison(self) -> export.Comparison:

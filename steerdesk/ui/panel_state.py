@@ -55,6 +55,8 @@ class PanelState:
         self.unit = "max"
         self.name = "my steering"
         self.description = ""
+        self.prompt_equivalent = ""      # the loaded preset's, kept when it is saved again
+        self._loaded: tuple | None = None  # _what() when the preset was loaded
 
     # -- queries ---------------------------------------------------------------------------
     def row(self, uid: int) -> PanelRow | None:
@@ -83,12 +85,23 @@ class PanelState:
         return next((r.mode for r in self.rows if r.index == index and not r.is_vector),
                     default)
 
+    def _what(self) -> tuple:
+        """What steers, and how (not how hard): what a preset's description speaks of."""
+        return ([(r.index, r.mode, r.vector.name if r.is_vector else None) for r in self.rows],
+                list(self.rules))
+
     def to_preset(self) -> Preset:
-        return Preset(self.name, self.description, self.unit,
+        # The loaded preset's description and prompt equivalent, while the same features steer
+        # the same way; with others added, removed or switched, they would no longer be true
+        # ("Adds feature 598 ... came out in German" over a panel that also speaks Spanish).
+        kept = self._what() == self._loaded
+        prompt_equivalent = self.prompt_equivalent if kept else ""
+        return Preset(self.name, self.description if kept else "", self.unit,
                       [PresetFeature(r.index, r.strength, r.mode, r.label, r.enabled)
                        for r in self.rows if not r.is_vector], list(self.rules),
                       vectors=[PresetVector(r.vector, r.strength, r.enabled)
-                               for r in self.rows if r.is_vector])
+                               for r in self.rows if r.is_vector],
+                      prompt_equivalent=prompt_equivalent)
 
     def snapshot(self) -> tuple[list[PanelRow], str, str, list[Rule]]:
         return [replace(r) for r in self.rows], self.unit, self.name, list(self.rules)
@@ -164,7 +177,9 @@ class PanelState:
 
     def apply_preset(self, preset: Preset) -> None:
         self.description = preset.description
+        self.prompt_equivalent = preset.prompt_equivalent
         self.restore(([PanelRow(f.index, f.strength, f.mode, f.label, f.enabled)
                        for f in preset.features]
                       + [vector_row(v.vector, v.strength, v.enabled) for v in preset.vectors],
                       preset.unit, preset.name, list(preset.rules)))
+        self._loaded = self._what()

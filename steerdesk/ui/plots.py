@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from steerdesk.ui import theme, wording
+from steerdesk.ui.cost_plot import CostPlot
 from steerdesk.ui.heatmap_plot import HeatmapPlot
 from steerdesk.ui.run_record import RunRecord
 
@@ -217,7 +218,7 @@ class ActivationPlot(QWidget):
 
 
 class PlotTabs(QTabWidget):
-    """The activation plot and the heatmap, as tabs. While tokens stream, the plots follow
+    """The activation plot, the heatmap and reach vs fluency, as tabs. While tokens stream, the plots follow
     at half the text's rate (they cost the most to paint); a run's last frame is always
     drawn, and a hidden tab catches up when it is shown."""
 
@@ -229,6 +230,8 @@ class PlotTabs(QTabWidget):
         self.heatmap = HeatmapPlot()
         self.addTab(self.activations, "Activations")
         self.addTab(self.heatmap, "Top features × tokens")
+        self.costs = CostPlot()
+        self.addTab(self.costs, "Reach vs fluency")
         self.currentChanged.connect(lambda _: self.shown.emit())
         self._frame = 0
 
@@ -237,6 +240,7 @@ class PlotTabs(QTabWidget):
         """`scale`, `unit`: see `y_scale`; the y axis is in the slider's unit."""
         self.activations.reset(record, label_of, scale, unit)
         self.heatmap.reset(record, label_of)
+        self.costs.reset()
         self._frame = 0
 
     def redraw(self, record: RunRecord) -> bool:
@@ -247,11 +251,13 @@ class PlotTabs(QTabWidget):
         self.activations.redraw(record)
         if self.currentWidget() is self.heatmap:
             self.heatmap.redraw(record)
+        self.costs.redraw(record)       # draws once, when the run's costs come in
         return True
 
     def set_dark(self, dark: bool) -> None:
         self.activations.set_dark(dark)
         self.heatmap.set_dark(dark)
+        style_plot(self.costs.plot, dark)
 
 
 def style_plot(widget: pg.PlotWidget, dark: bool) -> None:

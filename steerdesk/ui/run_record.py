@@ -36,6 +36,13 @@ class RowRecord:
 
 
 @dataclass
+class RunCosts:
+    """What each column cost and reached, worked out on the worker after the stream
+    (engine/costs.py): per row, {"perplexity", "reach", "reach_feature"}."""
+    rows: list[dict]
+
+
+@dataclass
 class RunRecord:
     prompt: str
     watch: list[int]
@@ -57,6 +64,13 @@ class RunRecord:
     # Every watched feature, as the request asked: `watch` (the steered ones, plotted) first,
     # then the classifier's features not among them. Activations come in this order.
     columns: list[int] = field(default_factory=list)
+    prompted: str | None = None          # the prompted column's instruction (its row is last)
+    reach_max: float | None = None       # the catalog's max activation of watch[0]: 'x max'
+    costs: list[dict] | None = None      # RunCosts.rows, once the run has ended
+
+    @property
+    def prompted_row(self) -> int | None:
+        return len(self.rows) - 1 if self.prompted is not None else None
 
     def __post_init__(self):
         self.rows = [RowRecord(t, s) for t, s in zip(self.row_titles, self.row_settings)]
@@ -81,6 +95,8 @@ class RunRecord:
                                             list(tok.rules_held), list(tok.rules_acting)))
         elif isinstance(event, DoneEvent):
             self.done = event
+        elif isinstance(event, RunCosts):
+            self.costs = event.rows
         self.version += 1
 
     def activation_series(self, row: int, feature: int) -> list[float]:
@@ -118,3 +134,16 @@ class RunRecord:
             series = self.activation_series(row, feature)
             pooled.append(max(series) if clf.pool == "max" else sum(series) / len(series))
         return clf.score_values(pooled)
+
+    def reach(self, row: int) -> float | None:
+        """How strongly the steered feature fired in row `row`: the classifier's score where
+        one scores the columns, else the first steered feature's mean activation over the
+        generated tokens, in x max where the catalog has its max; None without either."""
+        if self.classifier is not None:
+            return self.row_score(row)
+        if self.costs is None or not self.watch or row >= len(self.costs):
+            return None
+        value = self.costs[row]["reach"]
+        if value is None or self.reach_max is None:
+            return value
+        return value / self.reach_max

@@ -22,6 +22,14 @@ class Sampling:
     top_p: float = 1.0
     seed: int = 1
     chat: bool = False
+    # "Compare with prompting": one more, unsteered column whose prompt starts with the
+    # instruction (engine/prompted.py), the yardstick steering has to beat.
+    prompted: bool = False
+    instruction: str = ""
+
+    def prompted_instruction(self) -> str | None:
+        """The run's GenerationRequest.prompted: the instruction when the option is on."""
+        return self.instruction.strip() if self.prompted else None
 
 
 @dataclass

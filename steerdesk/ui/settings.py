@@ -210,7 +210,9 @@ def _sampling(v: Any) -> Sampling:
                            d.temperature),
         top_p=_field(v, "top_p", _positive_fraction, d.top_p),
         seed=_field(v, "seed", lambda x: _whole(x, *SEED_RANGE), d.seed),
-        chat=_field(v, "chat", _bool, d.chat))
+        chat=_field(v, "chat", _bool, d.chat),
+        prompted=_field(v, "prompted", _bool, d.prompted),
+        instruction=_field(v, "instruction", _str, d.instruction))
 
 
 def _positive_fraction(v: Any) -> float:

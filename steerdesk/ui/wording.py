@@ -217,3 +217,35 @@ def accuracy_words(accuracy: float | None, n_a: int, n_b: int) -> str:
             if n_a + n_b < 20 else "")
     return (f"It puts {right} of the {n_a + n_b} example texts on the right side "
             f"({100 * accuracy:.0f}%).{warn}")
+
+
+PROMPTED_SETTINGS = ("no steering: the instruction goes before the prompt (a blank line "
+                     "between), with the same seed as the other columns")
+COSTS_TIP = ("fluency: perplexity of this text under the unsteered model; lower reads more like "
+             "the model's own text. reach: how strongly the steered feature fired, on average "
+             "over the generated text (in multiples of its largest activation in the catalog "
+             "where the catalog has it); with a classifier scoring the columns, its score")
+
+
+def fluency_words(perplexity: float) -> str:
+    """A perplexity as a header shows it: whole numbers from 100, one decimal below."""
+    return f"{perplexity:,.0f}" if perplexity >= 100 else f"{perplexity:.1f}"
+
+
+def costs_line(record, row: int) -> str:
+    """'fluency 140 · reach 1.3× max' for row `row` once its costs are in; '' before."""
+    if record.costs is None or row >= len(record.costs):
+        return ""
+    parts = []
+    ppl = record.costs[row]["perplexity"]
+    if ppl is not None:
+        parts.append(f"fluency {fluency_words(ppl)}")
+    reach = record.reach(row)
+    if reach is not None:
+        if record.classifier is not None:
+            parts.append(f"reach {reach:.0%} “{record.classifier.names[0]}”")
+        elif record.reach_max is not None:
+            parts.append(f"reach {reach:.2g}× max")
+        else:
+            parts.append(f"reach {reach:.3g}")
+    return " · ".join(parts) if parts else "no text to score"

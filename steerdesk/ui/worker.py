@@ -54,6 +54,11 @@ class Task(QObject):
         return self._stop.is_set()
 
     @property
+    def forgotten(self) -> bool:
+        """Set by cancel(): nothing more it sends is delivered, so it need not work it out."""
+        return self._dropped.is_set()
+
+    @property
     def cancel_event(self) -> threading.Event:
         return self._stop
 

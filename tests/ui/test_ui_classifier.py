@@ -153,5 +153,7 @@ def test_columns_show_the_classifiers_running_score(window, dialog, qtbot, ui_se
     p = float(clf.score_vectors(acts.max(0).values.unsqueeze(0))[0])
     assert record.row_score(0) == pytest.approx(p, abs=1e-4)
     assert column.score.text() == "Classifier: " + wording.verdict(clf.names, record.row_score(0))
+    # the header's reach is the classifier's score where one scores the columns
+    assert column.costs.text().endswith(f" · reach {p:.0%} “{clf.names[0]}”")
     window.menus.stop_scoring.trigger()
     assert window.c.classifier is None and window.c.request_watch() == []

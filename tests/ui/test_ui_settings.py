@@ -24,7 +24,9 @@ GOOD = {
                {"model": "/m/b", "sae": "/s/b", "hook": "layers.3", "device": "auto",
                 "dtype": "auto"}],
     "last": {"prompt": "hello", "sampling": {"max_new_tokens": 17, "temperature": 0.7,
-                                             "top_p": 0.9, "seed": 1234, "chat": True},
+                                             "top_p": 0.9, "seed": 1234, "chat": True,
+                                             "prompted": True,
+                                             "instruction": "Answer in German"},
              "panel": {"name": "calm", "unit": "raw", "features": [
                  {"index": 4, "strength": 2.5, "mode": "clamp", "label": "shouting"}]},
              "pair": {"model": "/m/a", "sae": "/s/a"}},
@@ -37,7 +39,7 @@ def test_good_settings_read_in_full_and_round_trip(config_dir):
     assert [(r.model, r.sae, r.hook, r.device) for r in s.recent] == \
         [("/m/a", "/s/a", None, "cpu"), ("/m/b", "/s/b", "layers.3", "auto")]
     assert s.last.prompt == "hello"
-    assert s.last.sampling == Sampling(17, 0.7, 0.9, 1234, True)
+    assert s.last.sampling == Sampling(17, 0.7, 0.9, 1234, True, True, "Answer in German")
     assert [(f.index, f.strength, f.mode) for f in s.last.panel.features] == [(4, 2.5, "clamp")]
     assert (s.last.pair.model, s.last.pair.sae) == ("/m/a", "/s/a")
     save_settings(s)
@@ -80,9 +82,11 @@ def test_a_bad_part_is_dropped_and_the_rest_kept(path, value):
 
 def test_bad_sampling_fields_are_defaulted_one_by_one():
     s = Settings.from_json(damaged(("last", "sampling"), {
-        "max_new_tokens": 0, "temperature": 0.4, "top_p": 0.0, "seed": -1, "chat": 1}))
+        "max_new_tokens": 0, "temperature": 0.4, "top_p": 0.0, "seed": -1, "chat": 1,
+        "prompted": "yes", "instruction": 7}))
     assert s.last.sampling == Sampling(max_new_tokens=64, temperature=0.4, top_p=1.0,
-                                       seed=Sampling().seed, chat=False)
+                                       seed=Sampling().seed, chat=False, prompted=False,
+                                       instruction="")
 
 
 def test_bad_recent_pairs_and_panel_features_are_dropped_one_by_one():

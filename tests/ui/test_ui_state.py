@@ -207,3 +207,23 @@ def test_run_record_collects_tokens_per_row():
     done = DoneEvent("eos", ["a", "bcd"], 3, 0.5, 0.1)
     rec.add(done)
     assert rec.done is done and rec.version == v0 + 5
+
+
+def test_a_saved_preset_keeps_the_loaded_description_only_while_the_same_features_steer():
+    """A user who adds Spanish to 'speak German' must not save 'came out in German' with it."""
+    from steerdesk.ui.panel_state import PanelRow, PanelState
+
+    state = PanelState()
+    state.apply_preset(Preset("speak German", "Adds 598: German", "max",
+                              [PresetFeature(598, 2.0)], prompt_equivalent="Auf Deutsch:"))
+    state.update(state.rows[0].uid, strength=3.0)        # harder, the same feature: still true
+    kept = state.to_preset()
+    assert (kept.description, kept.prompt_equivalent) == ("Adds 598: German", "Auf Deutsch:")
+    assert kept.features[0].strength == 3.0
+    state.insert(-1, PanelRow(1717, 2.0))
+    changed = state.to_preset()
+    assert (changed.description, changed.prompt_equivalent) == ("", "")
+    state.remove(state.rows[-1].uid)                      # back to what was loaded
+    assert state.to_preset().description == "Adds 598: German"
+    state.update(state.rows[0].uid, mode="ablate")        # switched off: no longer German
+    assert state.to_preset().prompt_equivalent == ""
