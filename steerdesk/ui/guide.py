@@ -35,7 +35,8 @@ activation</i>, the strongest it ever fired on the text its catalog was built fr
 strong as it ever gets on its own", 2x is twice that. <i>raw</i> is the SAE's own units. A
 newly added feature starts at the strength at which features of this SAE reliably steered in
 its calibration; tick <b>in %</b> to see every slider in percent of that strength (100% =
-steers reliably; much more and the text falls apart).</p>
+steers reliably; much more and the text falls apart). Every slider then runs from -200% to
++200%.</p>
 
 <p><b>Try several strengths at once.</b> Tick <i>Sweep</i>, pick a feature and type strengths
 (<i>0, 1, 2, 4</i>): one column per strength, in one run.</p>

@@ -1,0 +1,62 @@
+"""A new user's first session (pocket pack, Xvfb): the percent view reads the same before a
+preset is saved and after it is loaded back, one percent range for every row, a hint where a
+search finds nothing, the Guide's sections and fixed undo names, the loading message, the
+classifier's wording and tooltips, and where the export dialog starts."""
+
+import pytest
+
+from steerdesk.engine.calibration import parse_sweep
+
+# Feature 5 was measured at 4x max; 7 was not swept (the median of the chosen, 1x, stands in).
+SWEEP = {"rule": {"target_share": 0.9, "seeds": list(range(20))},
+         "results": [{"index": 5, "strength": s, "share": sh}
+                     for s, sh in ((2.0, 0.5), (4.0, 0.95))],
+         "chosen": {"a": {"index": 5, "strength": 1.0}}}
+
+
+def _percent_rows(w):
+    return {r.index: r for r in w.panel.rows.values()}
+
+
+def test_measured_strength_counts_before_a_loaded_presets(catalog_window, tmp_path):
+    w = catalog_window
+    assert w.c.panel.unit == "max"
+    w.c.calibration = parse_sweep(SWEEP)
+    w.c.editor.clear()
+    w.c.editor.add(5, "", 2.0)
+    w.c.editor.add(7, "", 3.0)
+    w.panel.percent.setChecked(True)
+    rows = _percent_rows(w)
+    # 5: 2x of its measured 4x; 7: 3x of the 1x stand-in is 300%, shown at the range's end.
+    assert rows[5].slider.value() == pytest.approx(50.0)
+    assert rows[7].slider.value() == pytest.approx(200.0)
+    w.c.save_preset(tmp_path / "mine.json")
+    w.c.editor.clear()
+    w.c.load_preset(tmp_path / "mine.json")
+    rows = _percent_rows(w)
+    # 2x of a feature measured at 4x: still 50%, not 100% ("its strength in the preset").
+    assert rows[5].slider.value() == pytest.approx(50.0)
+    assert "100% = 4x max" in rows[5].slider.toolTip()
+    # Not swept: the preset's own 3x comes before the median stand-in (1x).
+    assert rows[7].slider.value() == pytest.approx(100.0)
+    assert "100% = 3x max, its strength in the preset loaded" in rows[7].slider.toolTip()
+
+
+def test_percent_range_is_the_same_for_every_row_with_a_suffix(catalog_window):
+    w = catalog_window
+    w.c.calibration = parse_sweep(SWEEP)
+    w.c.editor.clear()
+    w.c.editor.add(5, "", 4.0)          # 100% = 4x
+    w.c.editor.add(9, "", 1.0)          # 100% = 1x (median)
+    w.panel.percent.setChecked(True)
+    rows = _percent_rows(w)
+    ranges = {(r.slider.minimum(), r.slider.maximum()) for r in rows.values()}
+    assert ranges == {(-200.0, 200.0)}
+    assert all(r.slider.value() == pytest.approx(100.0) for r in rows.values())
+    assert all(r.slider._label.suffix() == "%" for r in rows.values())
+    rows[5].slider.setValue(150.0)
+    assert next(r for r in w.c.panel.rows if r.index == 5).strength == pytest.approx(6.0)
+    w.panel.percent.setChecked(False)
+    rows = _percent_rows(w)
+    assert all(r.slider._label.suffix() == "" for r in rows.values())
+    assert {(r.slider.minimum(), r.slider.maximum()) for r in rows.values()} == {(-10.0, 10.0)}
