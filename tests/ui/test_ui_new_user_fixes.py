@@ -60,3 +60,28 @@ def test_percent_range_is_the_same_for_every_row_with_a_suffix(catalog_window):
     rows = _percent_rows(w)
     assert all(r.slider._label.suffix() == "" for r in rows.values())
     assert {(r.slider.minimum(), r.slider.maximum()) for r in rows.values()} == {(-10.0, 10.0)}
+
+
+def test_a_search_with_no_match_shows_a_hint_in_the_lists_place(catalog_window):
+    b = catalog_window.browser
+    b.search.setText("friendlyzz")
+    b.apply_search()
+    assert b.model.rowCount() == 0 and b.count.text() == "0 of 64"
+    assert b.table.isHidden() and not b.empty_hint.isHidden()
+    assert b.empty_hint.text() == ('No label has "friendlyzz". Try another word, a feature '
+                                   'number, or paste text below and press What lights up?')
+    b.search.setText("7")
+    b.apply_search()
+    assert b.model.rowCount() >= 1
+    assert not b.table.isHidden() and b.empty_hint.isHidden()
+
+
+def test_no_catalog_hint_says_search_by_number(window):
+    b = window.browser
+    b.search.setText("friendly")
+    b.apply_search()
+    assert b.table.isHidden()
+    assert "no labels" in b.empty_hint.text() and "feature number" in b.empty_hint.text()
+    b.search.setText("")
+    b.apply_search()
+    assert b.model.rowCount() == 64 and not b.table.isHidden()
