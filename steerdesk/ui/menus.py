@@ -16,7 +16,7 @@ from steerdesk.engine.presets import list_presets
 from steerdesk.engine.session_spec import SessionSpec
 from steerdesk.ui import config, export
 from steerdesk.ui.about import show_about
-from steerdesk.ui.guide import show_guide
+from steerdesk.ui.guide import FIXED_NAME, show_guide
 from steerdesk.ui.undo_router import UndoRouter
 from steerdesk.ui.wording import pair_text
 
@@ -41,10 +41,12 @@ class Menus:
         self._action(file, "&Quit", window.close, QKeySequence.Quit)
 
         edit = bar.addMenu("&Edit")
-        for act, keys in ((c.undo.createUndoAction(window, "&Undo"), [QKeySequence.Undo]),
-                          (c.undo.createRedoAction(window, "&Redo"),
-                           [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])):
+        for act, name, keys in ((c.undo.createUndoAction(window, "&Undo"), "Undo",
+                                 [QKeySequence.Undo]),
+                                (c.undo.createRedoAction(window, "&Redo"), "Redo",
+                                 [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])):
             act.setShortcuts(keys)
+            act.setProperty(FIXED_NAME, name)   # its text follows the stack; the Guide's list not
             edit.addAction(act)
             window.addAction(act)   # in presentation mode the menu bar is hidden
         self.undo_router = UndoRouter(window)   # the keys work wherever the focus is
