@@ -85,3 +85,31 @@ def test_no_catalog_hint_says_search_by_number(window):
     b.search.setText("")
     b.apply_search()
     assert b.model.rowCount() == 64 and not b.table.isHidden()
+
+
+def test_while_a_model_loads_the_middle_says_what_is_opening(make_window, qtbot, ui_model_dir,
+                                                             ui_sae_dir, tmp_path):
+    from steerdesk.engine.session_spec import SessionSpec
+
+    w = make_window()
+    assert "No model is open" in w.compare.empty.text()
+    with qtbot.waitSignal(w.session_ready, timeout=30000):
+        w.open_pair(SessionSpec(str(ui_model_dir), str(ui_sae_dir)))
+        loading = w.compare.empty.text()       # the load runs on the worker: still loading
+    assert loading.startswith(f"Opening {ui_model_dir.name} with the SAE {ui_sae_dir.name}…")
+    assert "No model is open" not in loading and "Open a model" not in loading
+    assert "Generate" in w.compare.empty.text()
+    # A load that fails puts back what is true: the open model's note.
+    with qtbot.waitSignal(w.c.load_failed, timeout=30000):
+        w.open_pair(SessionSpec(str(tmp_path / "nothing"), str(ui_sae_dir)))
+    assert "Generate" in w.compare.empty.text()
+
+
+def test_the_pocket_pack_is_named_as_such_while_it_opens():
+    from steerdesk.engine import pack
+    from steerdesk.engine.session_spec import SessionSpec
+    from steerdesk.ui import wording
+
+    pair = SessionSpec(str(pack.pocket_model()), str(pack.pocket_sae())).pair()
+    assert wording.opening_note(pair).startswith("Opening the pocket pack…")
+    assert wording.loading_line(pair) == "Loading the pocket pack…"
