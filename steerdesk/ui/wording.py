@@ -231,5 +231,5 @@ def accuracy_words(accuracy: float | None, n_a: int, n_b: int) -> str:
     right = round(accuracy * (n_a + n_b))
     warn = (" With this few examples that says little: try it on texts it has not seen."
             if n_a + n_b < 20 else "")
-    return (f"It puts {right} of the {n_a + n_b} example texts on the right side "
+    return (f"It puts {right} of the {n_a + n_b} example texts on the correct side "
             f"({100 * accuracy:.0f}%).{warn}")

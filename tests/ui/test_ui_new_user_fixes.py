@@ -113,3 +113,18 @@ def test_the_pocket_pack_is_named_as_such_while_it_opens():
     pair = SessionSpec(str(pack.pocket_model()), str(pack.pocket_sae())).pair()
     assert wording.opening_note(pair).startswith("Opening the pocket pack…")
     assert wording.loading_line(pair) == "Loading the pocket pack…"
+
+
+def test_classifier_feature_line_in_full_for_its_tooltip():
+    from types import SimpleNamespace
+
+    from steerdesk.ui import wording
+    from steerdesk.ui.classifier_dialog import feature_line
+
+    label = "Spanish text, mostly articles and common verbs in news stories"   # 63 letters
+    f = SimpleNamespace(index=1717, label=label, score=1.2, auroc=0.75)
+    short, full = feature_line(f, ("es", "en")), feature_line(f, ("es", "en"), width=None)
+    assert short.startswith(f"#1717 {label[:40]} — ") and label not in short
+    assert full == f"#1717 {label} — more active on “es” than on “en” in 75% of pairs"
+    assert wording.accuracy_words(5 / 6, 3, 3).startswith(
+        "It puts 5 of the 6 example texts on the correct side (83%).")
