@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from pathlib import Path
+
+import platformdirs
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -28,6 +31,7 @@ COMPILED_TIP = ("Decode with a compiled step (torch.compile, a static cache): fa
 class Menus:
     def __init__(self, window: QMainWindow):
         self.w = window
+        self.last_export_dir: Path | None = None    # where this session last exported to
         c = window.c
         bar = window.menuBar()
         file = bar.addMenu("&File")
@@ -218,8 +222,19 @@ class Menus:
         if self.w.c.run is None:
             self.w.show_error("Export", InputError("generate something first, then export it"))
             return ""
-        path, _ = QFileDialog.getSaveFileName(self.w, "Export comparison", name, kinds)
+        path, _ = QFileDialog.getSaveFileName(self.w, "Export comparison",
+                                              str(self._export_folder() / name), kinds)
+        if path:
+            self.last_export_dir = Path(path).parent
         return path
+
+    def _export_folder(self) -> Path:
+        """The folder of this session's last export, else the user's Documents (not the
+        folder the app was started from, which may be a source checkout)."""
+        if self.last_export_dir is not None and self.last_export_dir.is_dir():
+            return self.last_export_dir
+        docs = Path(platformdirs.user_documents_dir())
+        return docs if docs.is_dir() else Path.home()
 
 
 def _slug(name: str) -> str:

@@ -128,3 +128,29 @@ def test_classifier_feature_line_in_full_for_its_tooltip():
     assert full == f"#1717 {label} — more active on “es” than on “en” in 75% of pairs"
     assert wording.accuracy_words(5 / 6, 3, 3).startswith(
         "It puts 5 of the 6 example texts on the correct side (83%).")
+
+
+def test_export_dialog_starts_in_documents_then_in_the_last_export_folder(
+        window, qtbot, monkeypatch, tmp_path):
+    import platformdirs
+    from PySide6.QtWidgets import QFileDialog
+
+    docs, out = tmp_path / "Documents", tmp_path / "talk"
+    docs.mkdir()
+    out.mkdir()
+    monkeypatch.setattr(platformdirs, "user_documents_dir", lambda: str(docs))
+    asked = []
+
+    def answer(parent, title, start, kinds, *a, **k):
+        asked.append(start)
+        return str(out / ("c.png" if "PNG" in kinds else "c.html")), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(answer))
+    window.panel.add_feature(2)
+    window.compare.max_tokens.setValue(3)
+    with qtbot.waitSignal(window.generation_finished, timeout=20000):
+        window.generate()
+    window.menus.export_html()
+    window.menus.export_png()
+    assert asked == [str(docs / "comparison.html"), str(out / "comparison.png")]
+    assert (out / "c.html").stat().st_size > 0 and (out / "c.png").stat().st_size > 0
