@@ -8,7 +8,8 @@ sweep did not try gets the median of the chosen strengths (what reliably steered
 features); an SAE with no sweep gets `DEFAULT_X_MAX`.
 
 This is where a feature newly added to the panel starts (a blanket 4x max wrecked the text:
-"und und und"), and what the panel's percent view calls 100%.
+"und und und"), and what the panel's percent view calls 100%: a measured strength first, then
+a loaded preset's own strength, then the median or default.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class Calibration:
     reliable: dict[int, float] = field(default_factory=dict)   # feature -> x max
     fallback: float = DEFAULT_X_MAX                              # x max, for other features
     source: str = ""          # where the figures came from, in words, for tooltips
+
+    def measured(self, index: int) -> bool:
+        """Whether the sweep tried feature `index` and found where it reliably steers (its
+        strength is a measurement, not the median or default stand-in)."""
+        return int(index) in self.reliable
 
     def strength(self, index: int) -> float:
         """The reliable strength of feature `index`, in multiples of its max activation."""
@@ -92,7 +98,7 @@ def parse_sweep(data, where: str = SWEEP_FILE) -> Calibration:
 
 def preset_references(preset, max_of) -> dict[int, float]:
     """{feature: x max} of a preset's steered features: the strengths someone chose for them,
-    which the percent view calls 100%. Raw strengths are scaled by `max_of(index)` (None where
+    which the percent view calls 100% where the sweep did not measure the feature. Raw strengths are scaled by `max_of(index)` (None where
     the feature has no max); ablated and zero-strength features have no reference."""
     out: dict[int, float] = {}
     for f in preset.features:

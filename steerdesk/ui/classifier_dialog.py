@@ -41,11 +41,12 @@ INTRO = ("Give examples of two kinds of text, one per line on each side (say, sp
 POOLS = (("its strongest value in the text", "max"), ("its average over the text", "mean"))
 
 
-def feature_line(f, names: tuple[str, str]) -> str:
-    """One separating feature in words: which side it is more active on, and how reliably."""
+def feature_line(f, names: tuple[str, str], width: int | None = 40) -> str:
+    """One separating feature in words: which side it is more active on, and how reliably
+    (the label cut to `width`; None: in full, for the line's tooltip)."""
     side, other = (names[0], names[1]) if f.score > 0 else (names[1], names[0])
     sure = f.auroc if f.score > 0 else 1.0 - f.auroc
-    return (f"{wording.feature_name(f.index, f.label or None, width=40)} — more active on "
+    return (f"{wording.feature_name(f.index, f.label or None, width=width)} — more active on "
             f"“{side}” than on “{other}” in {100 * sure:.0f}% of pairs")
 
 
@@ -172,8 +173,9 @@ class ClassifierDialog(QDialog):
         for f in result.features:
             item = QListWidgetItem(feature_line(f, names))
             item.setData(Qt.UserRole, f.index)
-            item.setToolTip(f"average activation: {f.mean_a:.3g} on “{names[0]}”, "
-                            f"{f.mean_b:.3g} on “{names[1]}”")
+            # the list cuts long lines at its edge: the tooltip has the whole of it
+            item.setToolTip(f"{feature_line(f, names, width=None)}\naverage activation: "
+                            f"{f.mean_a:.3g} on “{names[0]}”, {f.mean_b:.3g} on “{names[1]}”")
             self.features.addItem(item)
         self._set_classifier(result.classifier)
         self.built.emit(result)

@@ -249,7 +249,11 @@ class CompareView(QWidget):
                 self.seed, self.labels[self.seed], self.seed_lock, self.dice,
                 self.prompting.instruction]
 
-    def set_model_open(self, is_open: bool) -> None:
+    def set_model_open(self, is_open: bool, opening: str = "") -> None:
+        """The note in the empty middle; `opening`: a load is under way, in these words."""
+        if opening:
+            self.empty.setText(html.escape(opening))
+            return
         self.empty.setText(
             "Press <b>Generate</b> (Ctrl+Enter) to see the baseline and the steered text side "
             "by side." if is_open else

@@ -202,19 +202,22 @@ class Controller(QObject):
 
     def full_strength(self, index: int) -> tuple[float, str] | None:
         """What the percent view calls 100% for feature `index`, in the panel's unit, and a
-        sentence saying what it is; None where raw units have no max to scale by. A preset's
-        own strength counts first (the user or the pack chose it), then the calibration."""
-        if index in self.references:
+        sentence saying what it is; None where raw units have no max to scale by. The sweep's
+        measured strength counts first (so the same strength reads the same percent before a
+        preset is saved and after it is loaded back), then a loaded preset's own strength,
+        then the calibration's stand-in (the median of the sweep, or the default)."""
+        from_preset = index in self.references and not self.calibration.measured(index)
+        if from_preset:
             x, why = self.references[index], "its strength in the preset loaded"
         else:
             x, why = self.calibration.strength(index), self.calibration.explain(index)
         if self.panel.unit == "max":
-            return x, f"100% = {x:g}x max, {why}" if index in self.references else f"100% = {why}"
+            return x, f"100% = {x:g}x max, {why}" if from_preset else f"100% = {why}"
         peak = _max_of(self.session, index)
         if peak is None:
             return None
         return x * peak, f"100% = {x * peak:.4g} raw ({x:g}x max), " + (
-            why if index in self.references else why.split(": ", 1)[-1])
+            why if from_preset else why.split(": ", 1)[-1])
 
     def watch_list(self) -> list[int]:
         """The steered features, and only those: the panel's rows, then the features its rules

@@ -71,6 +71,15 @@ class FeatureBrowser(QWidget):
             self.model.feature_at(ix.row())))
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
 
+        # Where a search finds nothing: a hint in the empty list's place, not a blank list.
+        self.empty_hint = QLabel()
+        self.empty_hint.setObjectName("hint")
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setTextFormat(Qt.PlainText)      # the search words, as typed
+        self.empty_hint.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.empty_hint.setMargin(8)
+        self.empty_hint.hide()
+
         self.card = FeatureCard()
         self.card.add_requested.connect(self.add_requested)
         self.card.rename_requested.connect(self.rename)
@@ -103,6 +112,7 @@ class FeatureBrowser(QWidget):
         ul.setContentsMargins(0, 0, 0, 0)
         ul.addLayout(search_row)
         ul.addWidget(self.table, 1)
+        ul.addWidget(self.empty_hint, 1)
         ul.addWidget(self.text)
         ul.addLayout(lights_row)
         # The card is placed by the window (beside the steering panel, where it has room);
@@ -135,13 +145,28 @@ class FeatureBrowser(QWidget):
         self.back_button.hide()
         if self.source is None:
             self.count.setText("no model open")
+            self._show_empty_hint("")
             return
         rows = self.source.search(self.search.text())
         self.model.set_rows(rows)
         self._clear_sort()
         self._show_count(len(rows))
-        if len(rows) == 0 and self.search.text().strip() and not self.source.has_catalog:
+        words = self.search.text().strip()
+        if len(rows) == 0 and words and not self.source.has_catalog:
             self.count.setText("no catalog: search by feature number")
+            self._show_empty_hint("This SAE has no labels (no catalog). Search by feature "
+                                  "number, or paste text below and press What lights up?")
+        elif len(rows) == 0 and words:
+            self._show_empty_hint(f"No label has \"{words}\". Try another word, a feature "
+                                  "number, or paste text below and press What lights up?")
+        else:
+            self._show_empty_hint("")
+
+    def _show_empty_hint(self, text: str) -> None:
+        """The hint in the list's place (empty text: the list)."""
+        self.empty_hint.setText(text)
+        self.empty_hint.setVisible(bool(text))
+        self.table.setVisible(not text)
 
     def _clear_sort(self) -> None:
         """New results come in their own order (best match first): no column is sorted."""
@@ -155,6 +180,7 @@ class FeatureBrowser(QWidget):
         self.count.setText(f"{n:,} of {total:,}")
 
     def show_lights_up(self, text: str, found: list[tuple[int, float]]) -> None:
+        self._show_empty_hint("")
         self.model.set_rows([i for i, _ in found], {i: v for i, v in found})
         self._clear_sort()
         self.count.setText(f"{len(found)} light up")

@@ -27,6 +27,9 @@ MODE_TIPS = {
     "ablate": "ablate: switch the feature off (clamp it to 0); the strength is not used",
 }
 RANGES = {"max": (-10.0, 10.0), "raw": (-2000.0, 2000.0)}   # raw: 10x max of the strongest pocket feature
+# The percent view's range, the same for every row so that equal percents put the handles in
+# the same place: up to twice the strength called 100%, either way.
+PERCENT_RANGE = (-200.0, 200.0)
 
 
 class FeatureRow(QFrame):
@@ -99,9 +102,10 @@ class FeatureRow(QFrame):
         self.slider.blockSignals(True)
         if full is not None and full[0] > 0:
             self.factor, self.full_tip = full[0] / 100.0, full[1]
-            self.slider.setRange(max(lo / self.factor, -1000.0), min(hi / self.factor, 1000.0))
+            self.slider.setRange(*PERCENT_RANGE)
             self.slider.setSingleStep(5.0)
             self.slider.setDecimals(0)
+            self._suffix("%")
             tip = ("Strength in percent. " + full[1] + ". 0% is no steering; over 100% "
                    "steers harder and the text may suffer.")
         else:
@@ -109,11 +113,19 @@ class FeatureRow(QFrame):
             self.slider.setRange(lo, hi)
             self.slider.setSingleStep(0.05 if unit == "max" else 0.5)
             self.slider.setDecimals(2)
+            self._suffix("")
             tip = "Strength: " + ("multiples of the feature's max activation (1 = as strong "
                                   "as it ever gets naturally)" if unit == "max" else
                                   "raw units of the SAE's activation")
         self.slider.blockSignals(False)
         self.slider.setToolTip(tip)
+
+    def _suffix(self, text: str) -> None:
+        label = getattr(self.slider, "_label", None)     # the slider's number box
+        if label is not None and hasattr(label, "setSuffix"):
+            label.setSuffix(text)
+            if hasattr(label, "_update_size"):
+                label._update_size()
 
     def show_row(self, row: PanelRow) -> None:
         for w in (self.slider, self.mode, self.enabled):

@@ -35,7 +35,8 @@ activation</i>, the strongest it ever fired on the text its catalog was built fr
 strong as it ever gets on its own", 2x is twice that. <i>raw</i> is the SAE's own units. A
 newly added feature starts at the strength at which features of this SAE reliably steered in
 its calibration; tick <b>in %</b> to see every slider in percent of that strength (100% =
-steers reliably; much more and the text falls apart).</p>
+steers reliably; much more and the text falls apart). Every slider then runs from -200% to
++200%.</p>
 
 <p><b>Try several strengths at once.</b> Tick <i>Sweep</i>, pick a feature and type strengths
 (<i>0, 1, 2, 4</i>): one column per strength, in one run.</p>
@@ -46,6 +47,26 @@ seed and settings give the same text; <i>New seed</i> tries other draws.</p>
 
 <p><b>Presets</b> (Steering menu) save the panel to a file you can share, and load one back.
 The pack's own presets are listed there too.</p>
+
+<p><b>Rules: steering when something happens.</b> Press <i>Add a rule</i> under the panel
+and fill in the sentence. <i>When</i>: what to watch, which is a feature firing above (or
+below) a level, a classifier being sure enough, or the text so far containing a word.
+<i>then</i>: what to do, which is add, clamp or ablate a feature, or stop the column.
+<i>for</i>: how long, either that many tokens or as long as the condition holds. Rules act
+in the steered column only; the baseline never uses them. Tokens where a rule steered have
+a wavy underline, and the plot shades them.</p>
+
+<p><b>A classifier from examples.</b> <i>Tools &gt; Classifier from examples</i>: type texts
+of one kind on the left and of another kind on the right (one per line), and press <i>Find
+features that separate them</i>. The dialog lists the features that tell the two apart and
+builds a small classifier on the best few. Try it on a text of your own, save it, and use it
+in a rule (<i>When the classifier says…</i>) or to score the output columns.</p>
+
+<p><b>A steering vector from examples.</b> <i>Steering &gt; Steering vector from
+examples</i>: texts that show a concept on the left, texts that do not on the right. <i>Build</i>
+takes the difference of the model's average inner activation over the two sides, a direction
+toward the concept, and adds it to the panel as its own row. Its strength is in <i>×
+typical</i>: 1 adds one typical activation along that direction.</p>
 
 <p><b>Reading the output.</b> Tokens are tinted by how strongly the steered features fire on
 them; hover a token for its probability and top features, double-click it to list them. The
@@ -58,12 +79,22 @@ everything but the prompt, the columns and the plot. Esc or F11 leaves it.</p>
 """
 
 
+FIXED_NAME = "fixed_name"     # an action property: its name where its text changes
+
+
+def action_name(act) -> str:
+    """An action's name for the list: its fixed name where it has one (Undo's text follows the
+    undo stack: "Undo set strength of Spanish text"), else its text without '&' and '…'."""
+    fixed = act.property(FIXED_NAME)
+    return fixed if fixed else act.text().replace("&", "").rstrip("…").strip()
+
+
 def shortcut_rows(window) -> list[tuple[str, str]]:
     """(what it does, keys) for every action of the window that has a shortcut."""
     rows, seen = [], set()
     for act in window.actions():
         keys = [k.toString(QKeySequence.NativeText) for k in act.shortcuts() if not k.isEmpty()]
-        text = act.text().replace("&", "").rstrip("…").strip()
+        text = action_name(act)
         if keys and text and text not in seen:
             seen.add(text)
             rows.append((text, " or ".join(keys)))

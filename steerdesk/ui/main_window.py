@@ -98,6 +98,8 @@ class MainWindow(QMainWindow):
         c, b, cv = self.c, self.browser, self.compare
         c.loading.connect(lambda spec: self.status.start_progress(
             wording.loading_line(spec.pair())))
+        c.loading.connect(lambda spec: cv.set_model_open(
+            False, wording.opening_note(spec.pair())))
         c.load_progress.connect(self.status.show_progress)
         c.session_opened.connect(self._on_session)
         c.load_failed.connect(self._on_load_failed)
@@ -175,6 +177,7 @@ class MainWindow(QMainWindow):
 
     def _on_load_failed(self, exc, spec: SessionSpec) -> None:
         self.status.end_progress(None if self.c.session is not None else "no model open")
+        self.compare.set_model_open(self.c.session is not None)
         consent = self.dialogs.consent(exc)
         if consent:
             self.c.open_with_consent(spec, **consent)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from pathlib import Path
+
+import platformdirs
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -16,7 +19,7 @@ from steerdesk.engine.presets import list_presets
 from steerdesk.engine.session_spec import SessionSpec
 from steerdesk.ui import config, export
 from steerdesk.ui.about import show_about
-from steerdesk.ui.guide import show_guide
+from steerdesk.ui.guide import FIXED_NAME, show_guide
 from steerdesk.ui.undo_router import UndoRouter
 from steerdesk.ui.wording import pair_text
 
@@ -28,6 +31,7 @@ COMPILED_TIP = ("Decode with a compiled step (torch.compile, a static cache): fa
 class Menus:
     def __init__(self, window: QMainWindow):
         self.w = window
+        self.last_export_dir: Path | None = None    # where this session last exported to
         c = window.c
         bar = window.menuBar()
         file = bar.addMenu("&File")
@@ -41,10 +45,12 @@ class Menus:
         self._action(file, "&Quit", window.close, QKeySequence.Quit)
 
         edit = bar.addMenu("&Edit")
-        for act, keys in ((c.undo.createUndoAction(window, "&Undo"), [QKeySequence.Undo]),
-                          (c.undo.createRedoAction(window, "&Redo"),
-                           [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])):
+        for act, name, keys in ((c.undo.createUndoAction(window, "&Undo"), "Undo",
+                                 [QKeySequence.Undo]),
+                                (c.undo.createRedoAction(window, "&Redo"), "Redo",
+                                 [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])):
             act.setShortcuts(keys)
+            act.setProperty(FIXED_NAME, name)   # its text follows the stack; the Guide's list not
             edit.addAction(act)
             window.addAction(act)   # in presentation mode the menu bar is hidden
         self.undo_router = UndoRouter(window)   # the keys work wherever the focus is
@@ -218,8 +224,19 @@ class Menus:
         if self.w.c.run is None:
             self.w.show_error("Export", InputError("generate something first, then export it"))
             return ""
-        path, _ = QFileDialog.getSaveFileName(self.w, "Export comparison", name, kinds)
+        path, _ = QFileDialog.getSaveFileName(self.w, "Export comparison",
+                                              str(self._export_folder() / name), kinds)
+        if path:
+            self.last_export_dir = Path(path).parent
         return path
+
+    def _export_folder(self) -> Path:
+        """The folder of this session's last export, else the user's Documents (not the
+        folder the app was started from, which may be a source checkout)."""
+        if self.last_export_dir is not None and self.last_export_dir.is_dir():
+            return self.last_export_dir
+        docs = Path(platformdirs.user_documents_dir())
+        return docs if docs.is_dir() else Path.home()
 
 
 def _slug(name: str) -> str:

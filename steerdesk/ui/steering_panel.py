@@ -52,9 +52,10 @@ class SteeringPanel(QWidget):
         self.unit.currentIndexChanged.connect(
             lambda _: self.c.editor.set_unit(self.unit.currentData()))
         self.percent = QCheckBox("in %")
-        self.percent.setToolTip("Show each strength in percent, where 100% is the strength at "
-                                "which that feature reliably steers (from its preset or the "
-                                "SAE's calibration sweep); hover a slider to see what 100% is")
+        self.percent.setToolTip("Show each strength in percent (-200% to +200%), where 100% is "
+                                "the strength at which that feature reliably steers: measured "
+                                "by the SAE's calibration sweep, else its strength in the "
+                                "preset loaded; hover a slider to see what 100% is")
         self.percent.toggled.connect(lambda _: self._unit_changed(self.state.unit))
         self.undo_button = self._tool("↶", "Undo the last panel change (Ctrl+Z)",
                                       self.c.undo.undo)

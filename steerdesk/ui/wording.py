@@ -130,8 +130,24 @@ def pair_text(pair: dict) -> str:
     return f"{Path(str(pair.get('model'))).name}  +  {Path(str(pair.get('sae'))).name}"
 
 
+def opening_name(pair: dict) -> str:
+    """What is being opened, in words: 'the pocket pack', or the model's name + the SAE's
+    (the pack's folders are called model/ and sae/, which said nothing)."""
+    model, sae = Path(str(pair.get("model"))), Path(str(pair.get("sae")))
+    title = model_title(model.name, model)
+    if title == "pocket pack":
+        return "the pocket pack"
+    return f"{title} with the SAE {model_title(sae.name, sae)}"
+
+
 def loading_line(pair: dict) -> str:
-    return f"Loading {pair_text(pair)}…"
+    return f"Loading {opening_name(pair)}…"
+
+
+def opening_note(pair: dict) -> str:
+    """The window's middle while a model loads: what is being opened, not 'open one'."""
+    return (f"Opening {opening_name(pair)}… This takes a few seconds (up to half a minute "
+            "the first time); the status bar below shows how far it is.")
 
 
 def model_title(name: str, path: Path) -> str:
@@ -215,7 +231,7 @@ def accuracy_words(accuracy: float | None, n_a: int, n_b: int) -> str:
     right = round(accuracy * (n_a + n_b))
     warn = (" With this few examples that says little: try it on texts it has not seen."
             if n_a + n_b < 20 else "")
-    return (f"It puts {right} of the {n_a + n_b} example texts on the right side "
+    return (f"It puts {right} of the {n_a + n_b} example texts on the correct side "
             f"({100 * accuracy:.0f}%).{warn}")
 
 

@@ -21,6 +21,8 @@ def test_reliable_is_the_smallest_strength_that_reaches_the_target():
     assert cal.strength(1234) == 3.0
     assert "reliably steered" in cal.explain(7) and "not swept" in cal.explain(9)
     assert "20 sampled" in cal.source
+    # Only a feature the sweep reached its target with is measured; 9 and 1234 stand in.
+    assert cal.measured(7) and not cal.measured(9) and not cal.measured(1234)
 
 
 def test_no_or_damaged_sweep_gives_the_default(tmp_path):

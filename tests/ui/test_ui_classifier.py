@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 
 from steerdesk.engine.catalog import Classifier, contrast
 from steerdesk.ui import wording
+from steerdesk.ui.classifier_dialog import feature_line
 
 DIGITS = ["0123456789", "9876543210", "0011223344", "5566778899", "13579", "24680"]
 WORDS = ["the lazy dog", "the quick fox", "brown dog jumps", "the fox jumps over",
@@ -77,7 +78,13 @@ def test_classifier_from_examples_saved_reloaded_and_tried(dialog, qtbot, ui_ses
     side = "digits" if first.score > 0 else "words"
     assert d.features.item(0).text().startswith(f"#{first.index}")
     assert f"more active on “{side}”" in d.features.item(0).text()
-    assert "12 of the 12 example texts on the right side (100%)" in d.status.text()
+    assert "12 of the 12 example texts on the correct side (100%)" in d.status.text()
+    # the list cuts long lines at its edge; each line's tooltip has the whole of it
+    for n, f in enumerate(want.features):
+        tip = d.features.item(n).toolTip()
+        assert tip.startswith(f"#{f.index} {f.label}".rstrip() + " — more active on “")
+        assert tip.split("\n")[0] == feature_line(f, ("digits", "words"), width=None)
+        assert "average activation" in tip
     d.features.setCurrentRow(0)                       # its evidence in the feature card
     assert d.card.index == first.index
 
