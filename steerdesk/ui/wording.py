@@ -261,7 +261,7 @@ def costs_line(record, row: int) -> str:
         if record.classifier is not None:
             parts.append(f"reach {reach:.0%} “{record.classifier.names[0]}”")
         elif record.reach_max is not None:
-            parts.append(f"reach {reach:.2g}× max")
+            parts.append(f"reach {reach:.2f}× max")   # 0.00, not 0.0049: read at a glance
         else:
             parts.append(f"reach {reach:.3g}")
     return " · ".join(parts) if parts else "no text to score"

@@ -77,7 +77,7 @@ def test_reach_is_in_x_max_with_a_catalog(catalog_window, qtbot):
     steered = hand_reach(record.rows[1]) / peak
     assert steered > 0.1
     assert record.reach(1) == pytest.approx(steered, rel=1e-4)
-    assert w.compare.visible_columns()[1].costs.text().endswith(f"reach {steered:.2g}× max")
+    assert w.compare.visible_columns()[1].costs.text().endswith(f"reach {steered:.2f}× max")
 
 
 def test_the_prompted_column(window, qtbot, ui_session):
