@@ -26,7 +26,7 @@ from steerdesk.ui.panel_commands import PanelEditor
 from steerdesk.ui.panel_state import PanelState
 from steerdesk.ui.run_record import RunCosts, RunRecord
 from steerdesk.ui.run_setup import Sampling, Sweep, build_variants
-from steerdesk.ui.worker import EngineWorker, Task, TaskSlot
+from steerdesk.ui.worker import EngineWorker, Task, TaskSlot, gc_paused
 
 TOP_FEATURES_PER_TOKEN = 8
 
@@ -277,9 +277,11 @@ class Controller(QObject):
         session = self.session
 
         def run(task: Task):
-            if request.compile:   # the first run of a shape compiles: say so, as progress
-                compiled.prepare(session, request, progress=task.report_progress)
-            result = generate(session, request, cancelled=task.cancel_event, on_event=task.emit)
+            with gc_paused(bool(request.compile)):
+                if request.compile:   # the first run of a shape compiles: say so, as progress
+                    compiled.prepare(session, request, progress=task.report_progress)
+                result = generate(session, request, cancelled=task.cancel_event,
+                                  on_event=task.emit)
             if not task.forgotten:   # each column's costs, before the run reports it ended
                 task.emit(RunCosts(result_metrics(session, result, request.watch)))
             return record

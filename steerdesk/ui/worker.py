@@ -15,11 +15,13 @@ Two ways to end a task early:
 
 from __future__ import annotations
 
+import gc
 import queue
 import sys
 import threading
 import traceback
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
@@ -206,3 +208,20 @@ def _leave_a_core_for_the_gui() -> None:
     cores = os.cpu_count() or 1
     if torch.get_num_threads() >= cores:
         torch.set_num_threads(max(1, cores - 1))
+
+
+@contextmanager
+def gc_paused(pause: bool = True):
+    """No garbage collection while the block runs on the model thread. torch.compile's tracing
+    goes through PySide's import hook on this thread; a collection that the GUI thread started
+    meanwhile (finalising Qt wrappers) deadlocked against it under Python 3.11: both threads
+    waited on a lock forever (seen once in a clean CI run, in the compiled-decoding test). The
+    block is a compile and one generation: the cycles it leaves are collected after."""
+    was = gc.isenabled()
+    if pause and was:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if pause and was:
+            gc.enable()

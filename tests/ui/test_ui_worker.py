@@ -180,3 +180,29 @@ def test_stop_drops_queued_tasks(qapp):
     worker.stop()          # drops the queue first, then cancels what runs
     assert worker.isFinished()
     assert ran == [] and queued.state == "cancelled" and running.state == "cancelled"
+
+
+def test_gc_is_paused_for_a_compiled_run_and_comes_back_even_after_an_error():
+    import gc
+
+    from steerdesk.ui.worker import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with gc_paused(False):               # an eager run: collections go on
+        assert gc.isenabled()
+    try:
+        with gc_paused():
+            raise ValueError("the compile failed")
+    except ValueError:
+        pass
+    assert gc.isenabled()
+    gc.disable()                         # someone else paused it: left as it was
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
