@@ -60,6 +60,10 @@ class OutputColumn(QWidget):
         self.score.hide()
         self.costs = QLabel()    # fluency and reach, once the run has ended
         self.costs.setObjectName("hint")
+        # wraps in a narrow column: one line each had made six sweep columns wider than the
+        # screen, and the window grew past it
+        self.costs.setWordWrap(True)
+        self.costs.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.costs.setToolTip(wording.COSTS_TIP)
         self.costs.hide()
         self.view = TokenView()

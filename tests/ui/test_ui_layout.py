@@ -79,3 +79,27 @@ def test_presentation_fits_a_1600_pixel_screen(window):
     assert box.width() >= box._get_size().width() > 0   # what its font needs now
     w.set_presentation(False)
     assert w.compare.seed.isVisible() and w.panel.unit.isVisible() and w.panel.name.isVisible()
+
+
+def test_a_wide_sweep_beside_prompting_stays_inside_the_screen(window, qtbot):
+    """Six columns (five strengths and the prompted one) with their costs: each costs line
+    had kept its one-line width, and the window grew to 2175 px on a 1600 px screen."""
+    from PySide6.QtCore import QEvent
+
+    w = window
+    w.c.add_feature(3)
+    w.compare.max_tokens.setValue(4)
+    w.compare.sweep.setChecked(True)
+    w.compare.sweep_strengths.setText("0, 1, 2, 4, 8")
+    w.compare.prompting.set(True, "Answer in German, please, and only in German")
+    with qtbot.waitSignal(w.generation_finished, timeout=60000):
+        w.generate()
+    for _ in range(3):
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        QApplication.processEvents()
+    cols = w.compare.visible_columns()
+    assert len(cols) == 7 and all(c.costs.text() for c in cols)
+    # a column's text wraps; nothing in its header holds it wider than a narrow column
+    assert max(c.minimumSizeHint().width() for c in cols) <= 100, [
+        (c.costs.text(), c.minimumSizeHint().width()) for c in cols]
+    assert w.minimumSizeHint().width() <= 1600
