@@ -47,7 +47,7 @@ class CostPlot(QWidget):
         super().__init__(parent)
         self.plot = pg.PlotWidget()
         self.plot.getPlotItem().setMenuEnabled(False)
-        self.plot.setLabel("bottom", "fluency: perplexity under the unsteered model "
+        self.plot.setLabel("bottom", "fluency cost: perplexity under the unsteered model "
                                      "(lower reads more like the model's own text)")
         self.plot.setLabel("left", "reach")
         self.plot.setToolTip("Each column of the last run as one point: how strongly the "

@@ -74,6 +74,16 @@ plot below shows each steered feature's activation, one line per column in that 
 colour. Right-click selected text and choose <i>What lights up here?</i> to find the
 features that fire on it.</p>
 
+<p><b>Is steering worth it? Compare with prompting.</b> Tick <i>Compare with prompting</i>
+(beside <i>Sweep</i>) and type an instruction (<i>Answer in German</i>; a preset may fill it
+in): the next run adds a column that only asks, with no steering, so you see what steering
+gets that asking does not. When a run ends, each column's header shows two numbers.
+<i>Fluency cost</i> is how surprised the unsteered model is by the text (its perplexity):
+lower reads more like the model's own writing, so compare it with the baseline's.
+<i>Reach</i> is how strongly the steered feature fired on average, in x max (or, while a
+classifier scores the columns, how sure it is). The <i>Reach vs fluency</i> tab puts every
+column on one chart: up is more of the concept, right is more of a cost.</p>
+
 <p><b>On stage.</b> <i>View &gt; Presentation mode</i> (F11) doubles the text and hides
 everything but the prompt, the columns and the plot. Esc or F11 leaves it.</p>
 """

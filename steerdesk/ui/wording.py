@@ -237,10 +237,11 @@ def accuracy_words(accuracy: float | None, n_a: int, n_b: int) -> str:
 
 PROMPTED_SETTINGS = ("no steering: the instruction goes before the prompt (a blank line "
                      "between), with the same seed as the other columns")
-COSTS_TIP = ("fluency: perplexity of this text under the unsteered model; lower reads more like "
-             "the model's own text. reach: how strongly the steered feature fired, on average "
-             "over the generated text (in multiples of its largest activation in the catalog "
-             "where the catalog has it); with a classifier scoring the columns, its score")
+COSTS_TIP = ("fluency cost: the perplexity of this text under the unsteered model; lower reads "
+             "more like the model's own text (compare it with the baseline's). reach: how "
+             "strongly the steered feature fired on average over the generated text, in "
+             "multiples of its largest activation in the catalog (raw units where there is "
+             "none); while a classifier scores the columns, how sure it is of its first side")
 
 
 def fluency_words(perplexity: float) -> str:
@@ -249,13 +250,14 @@ def fluency_words(perplexity: float) -> str:
 
 
 def costs_line(record, row: int) -> str:
-    """'fluency 140 · reach 1.3× max' for row `row` once its costs are in; '' before."""
+    """'fluency cost 140 · reach 1.3× max' for row `row` once its costs are in; '' before.
+    'cost': a bigger number is worse, which 'fluency 1,245' had read as the opposite."""
     if record.costs is None or row >= len(record.costs):
         return ""
     parts = []
     ppl = record.costs[row]["perplexity"]
     if ppl is not None:
-        parts.append(f"fluency {fluency_words(ppl)}")
+        parts.append(f"fluency cost {fluency_words(ppl)}")
     reach = record.reach(row)
     if reach is not None:
         if record.classifier is not None:

@@ -54,7 +54,7 @@ def test_each_header_shows_its_perplexity_and_reach(window, qtbot, ui_session, m
         reach = hand_reach(record.rows[r])
         assert record.reach(r) == pytest.approx(reach, rel=1e-4, abs=1e-6)
         assert not col.costs.isHidden()
-        assert col.costs.text() == (f"fluency {wording.fluency_words(ppl)} · "
+        assert col.costs.text() == (f"fluency cost {wording.fluency_words(ppl)} · "
                                     f"reach {reach:.3g}")
         assert "unsteered model" in col.costs.toolTip()
     assert record.reach(1) > 0
@@ -110,7 +110,7 @@ def test_the_prompted_column(window, qtbot, ui_session):
     ids, _ = encode_prompt(ui_session.tokenizer, shown, False)
     ppl = costs.perplexity(ui_session, ids, [t.token_id for t in record.rows[2].tokens])
     assert record.costs[2]["perplexity"] == pytest.approx(ppl, rel=1e-4)
-    assert cols[2].costs.text().startswith(f"fluency {wording.fluency_words(ppl)}")
+    assert cols[2].costs.text().startswith(f"fluency cost {wording.fluency_words(ppl)}")
 
 
 def test_an_empty_instruction_is_a_dialog(window, qtbot, dialogs):
@@ -206,7 +206,7 @@ def test_the_exports_carry_the_costs_and_the_prompted_column(window, qtbot, ui_s
             ui_session.tokenizer, instructed_prompt(INSTRUCTION, PROMPT), False)[0],
             [t.token_id for t in record.rows[r].tokens])
         line = html.unescape(re.search(r"<p class='costs'[^>]*>(.*?)</p>", cell).group(1))
-        assert line == f"fluency {wording.fluency_words(ppl)} · " \
+        assert line == f"fluency cost {wording.fluency_words(ppl)} · " \
                        f"reach {hand_reach(record.rows[r]):.3g}"
     assert html.escape(instructed_prompt(INSTRUCTION, PROMPT)).replace("\n", "<br>") in cells[2]
     assert "perplexity of this text under the unsteered model" in page

@@ -11,7 +11,8 @@ def test_guide_explains_the_words_a_newcomer_meets(window):
     for phrase in ("What is a feature?", "add", "clamp", "ablate", 'What "2x max" means',
                    "in %", "Presentation mode", "Keyboard shortcuts", "Add a rule",
                    "When", "then", "for", "wavy underline", "Tools > Classifier from examples",
-                   "Steering > Steering vector from examples"):
+                   "Steering > Steering vector from examples", "Compare with prompting",
+                   "Fluency cost", "Reach vs fluency"):
         assert phrase in text, phrase
 
 
