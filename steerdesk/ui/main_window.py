@@ -89,6 +89,9 @@ class MainWindow(QMainWindow):
                 self.splitters[name].restoreState(QByteArray.fromBase64(state.encode()))
         # after the panel has rebuilt and laid out its rows
         self.c.panel.rows_changed.connect(lambda: QTimer.singleShot(0, self.fit_panel))
+        # a rule takes four lines: the rows above it must not shrink behind a scrollbar
+        self.c.panel.rules_changed.connect(lambda: QTimer.singleShot(0, self.fit_panel))
+        self.panel.rules.rules_changed.connect(lambda *_: QTimer.singleShot(0, self.fit_panel))
         if self.settings.problems:
             self.status.show_status(wording.settings_problems(self.settings.problems))
         if self.settings.presentation:

@@ -26,6 +26,20 @@ def test_panel_fits_its_rows_and_the_card_gets_the_rest(window):
     assert header.sectionSize(1) >= max(header.sectionSize(c) for c in (0, 2, 3))
 
 
+def test_a_rule_added_under_two_rows_leaves_both_rows_in_view(window):
+    """A rule takes four lines; the panel grows for it instead of hiding a row behind a
+    scrollbar (a new user saw 1.3 of 2 rows)."""
+    w = window
+    w.resize(1600, 1000)
+    for i in (3, 5):
+        w.c.add_feature(i)
+    _settle()
+    w.panel.rules.add_row()
+    _settle()
+    assert w.c.panel.rules                                     # it made a rule
+    assert w.panel.scroll.verticalScrollBar().maximum() == 0   # both rows show
+
+
 def test_splitters_are_remembered(make_window, window, qtbot):
     window.main_split.setSizes([500, 500, 400])
     window.side_split.setSizes([300, 500])
