@@ -152,6 +152,17 @@ def comparison_document(c: Comparison, width: int = PNG_WIDTH):
     return doc
 
 
+def fragments(doc):
+    """Every run of same-formatted text in a QTextDocument, in order."""
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            yield it.fragment()
+            it += 1
+        block = block.next()
+
+
 def _wave_rule_underlines(doc) -> None:
     """Qt's HTML reader knows no wavy underline: the text underlined in the rule colour gets
     it here, so that the PNG marks the tokens as the app does."""
@@ -160,17 +171,8 @@ def _wave_rule_underlines(doc) -> None:
     rule = QColor(theme.RULE)
     wave = QTextCharFormat()
     wave.setUnderlineStyle(QTextCharFormat.WaveUnderline)
-    spans = []
-    block = doc.begin()
-    while block.isValid():
-        it = block.begin()
-        while not it.atEnd():
-            frag = it.fragment()
-            fmt = frag.charFormat()
-            if fmt.fontUnderline() and fmt.underlineColor() == rule:
-                spans.append((frag.position(), frag.length()))
-            it += 1
-        block = block.next()
+    spans = [(frag.position(), frag.length()) for frag in fragments(doc)
+             if frag.charFormat().fontUnderline() and frag.charFormat().underlineColor() == rule]
     for pos, length in spans:          # after the walk: merging splits the fragments
         cursor = QTextCursor(doc)
         cursor.setPosition(pos)

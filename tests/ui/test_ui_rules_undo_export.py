@@ -149,17 +149,8 @@ def test_exports_mark_the_tokens_a_rule_steered(window, qtbot):
 
 
 def _wavy_text(doc):
-    out = []
-    block = doc.begin()
-    while block.isValid():
-        it = block.begin()
-        while not it.atEnd():
-            frag = it.fragment()
-            if frag.charFormat().underlineStyle() == QTextCharFormat.WaveUnderline:
-                out.append(frag.text())
-            it += 1
-        block = block.next()
-    return "".join(out)
+    return "".join(f.text() for f in export.fragments(doc)
+                   if f.charFormat().underlineStyle() == QTextCharFormat.WaveUnderline)
 
 
 def test_no_rules_no_marker_and_no_legend():
