@@ -2,6 +2,7 @@
 feature card takes the rest of its column, the label column is the widest, and the splitters
 are remembered."""
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 
@@ -89,6 +90,10 @@ def test_presentation_fits_a_1600_pixel_screen(window):
     assert w.compare.generate_button.isVisible() and w.compare.temperature.isVisible()
     row = next(iter(w.panel.rows.values()))
     assert row.slider.isVisible()
+    texts, plot = w.splitters["center"].sizes()   # the texts get two thirds of the height
+    assert texts >= 2 * plot - 2, (texts, plot)
+    # F11 leaves wherever the focus went (after Esc stopped a run it had done nothing)
+    assert w.menus.presentation.shortcutContext() == Qt.ApplicationShortcut
     box = row.slider._label      # the number beside the slider shows whole at 2x text
     assert box.width() >= box._get_size().width() > 0   # what its font needs now
     w.set_presentation(False)
