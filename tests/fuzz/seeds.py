@@ -116,7 +116,16 @@ def preset(folder: Path, gen: torch.Generator) -> Path:
                                 "features": [{"index": 3, "label": "German", "mode": "add",
                                               "strength": 1.5},
                                              {"index": 7, "label": "", "mode": "ablate",
-                                              "strength": 0.0, "enabled": False}]}))
+                                              "strength": 0.0, "enabled": False}],
+                                # the later fields, so their readers meet mutants too
+                                "rules": ["when 12>3.5 then 40=8 for 5",
+                                          'when text /br[iy]dge/ then stop'],
+                                "vectors": [{"name": "formal", "strength": 2.0,
+                                             "direction": [0.5, -1.0, 0.25, 2.0],
+                                             "typical": 1.5, "hook": "blocks.1.hook_resid_post",
+                                             "model": "tiny", "d_model": 4,
+                                             "n_tokens": [3, 4]}],
+                                "prompt_equivalent": "Auf Deutsch:"}))
     return path
 
 
