@@ -373,8 +373,9 @@ def stream(session: Session, request: GenerationRequest,
         sampler = CoupledSampler(request, rows, logits.shape[-1], device, prompt[0])
         eos = _eos_ids(session) if request.stop_at_eos else set()
         finished = [False] * rows
-        if gates is not None:   # a stop rule that held at the prompt's last token
-            finished = [gates.row_flags(f, r)[2] for r, f in enumerate(gates.flags().tolist())]
+        if gates is not None:   # the prompt's last token read; a stop rule may have held
+            gates.step(prefill=True)
+            finished = [gates.row_flags(r)[2] for r in range(rows)]
         main_done = all(finished)
         decoders = [IncrementalText(tok) for _ in range(rows)]
         reason, step, first = "length", 0, None
@@ -394,7 +395,7 @@ def stream(session: Session, request: GenerationRequest,
             newly_done = [not finished[r] and token_list[r] in eos for r in range(rows)]
             pieces = ["" if finished[r] or newly_done[r] else decoders[r].push(token_list[r])
                       for r in range(rows)]
-            if gates is not None:   # text conditions hold from this token's position on
+            if gates is not None and gates.patterns:   # text holds from this token's position
                 gates.set_text([d.text for d in decoders])
             feed = tokens.clone()
             if need_forward and now:
@@ -403,13 +404,15 @@ def stream(session: Session, request: GenerationRequest,
             elif need_forward:
                 # Nothing to read: show the token first, compute the next one after.
                 pending = feed
-            # One transfer per step for everything the event reports.
-            lp, flags = logprobs.tolist(), None
-            if gates is not None and not need_forward:
+            # One transfer per step for everything the event reports; the rules' signals ride
+            # along with the log-probs, and their state moves on on the host.
+            if gates is None:
+                lp = logprobs.tolist()
+            elif need_forward:
+                lp = gates.step(logprobs)
+            else:
                 gates.skip()   # the last token, whose own pass is not run: nothing is read
-            if gates is not None:   # the rules' flags ride along with the log-probs
-                both = torch.cat([logprobs.unsqueeze(1).float(), gates.flags()], 1).tolist()
-                lp, flags = [b[0] for b in both], [b[1:] for b in both]
+                lp = logprobs.tolist()
             acts = hook.last_watch[:, -1, :].tolist() if n_watch else [[] for _ in range(rows)]
             tops = ([list(zip(i, v)) for i, v in zip(hook.last_top[1][:, -1].tolist(),
                                                      hook.last_top[0][:, -1].tolist())]
@@ -419,7 +422,7 @@ def stream(session: Session, request: GenerationRequest,
                 if finished[r]:
                     row_tokens.append(RowToken(None, "", None, [], [], True))
                     continue
-                held, acting, stop = gates.row_flags(flags[r], r) if flags else ([], [], False)
+                held, acting, stop = gates.row_flags(r) if gates is not None else ([], [], False)
                 finished[r] = newly_done[r] or stop
                 row_tokens.append(RowToken(token_list[r], pieces[r], lp[r], acts[r], tops[r],
                                            finished[r], held, acting))

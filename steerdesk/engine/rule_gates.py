@@ -1,12 +1,20 @@
-"""Rules evaluated inside the steering hook: every rule of every row at once, as [rows, R]
-tensors (R: all rules of the generation; a rule belongs to one row and is never true in any
-other), on activations the hook has anyway (one `encode_subset` of the condition features).
+"""Rules evaluated during generation, in two halves that meet once per step.
 
-Per position t the hook calls `read` with the activation as it arrives: `acting` (the rules
-whose action steers t) comes from `remaining`, set by holds at earlier positions; then the
-conditions are read at t, and a hold sets `remaining` to the rule's span, so the action steers
-t+1 .. t+span. A rule with no `for N` has span 1: it steers t+1 exactly when it held at t.
-Text conditions are set from the host (`set_text`) before the position's forward pass.
+On the device, inside the steering hook (`read`): the signals the conditions compare, for
+every rule of every steered row at once, on the activation as it arrives (one `encode_subset`
+of the condition features, and the classifiers' scores pooled on the device). Then the rules
+acting at this position are applied (`apply`): their summed add vector and clamps, one tensor
+per set of acting rules, made once and kept.
+
+On the host (`advance`): the comparisons and each rule's state. The signals ride along with
+the step's log-probs in the one transfer the step makes anyway, so a rule costs no extra sync
+on a GPU, and on the CPU its state is a few Python operations, not a dozen tensor launches.
+
+Timing: at position t, the rules acting are those whose span, set by holds at earlier
+positions, has not run out; then the conditions are read at t, and a hold sets the rule's
+span, so its action steers t+1 .. t+span. A rule with no `for N` has span 1: it steers t+1
+exactly when it held at t. Text conditions are set from the host (`set_text`) before the
+position's forward pass. Each rule belongs to one row (its variant's) and holds in no other.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from steerdesk.engine.errors import InputError
 from steerdesk.engine.rules import ClassifierCondition, FeatureCondition, Rule, TextCondition
 from steerdesk.engine.sae.base import SAE
 from steerdesk.engine.steering import apply_clamp, raw_strength
+
+_KEPT_PATTERNS = 256   # sets of acting rules whose steering tensors are kept (then rebuilt)
 
 
 def _max_of(index: int, max_acts: torch.Tensor | None) -> float:
@@ -41,7 +51,6 @@ class RuleGates:
                 self.row_rules[r].append(len(self.rules))
                 self.rules.append(rule)
                 self.owner.append(r)
-        R = len(self.rules)
         self.classifiers = [rule.condition.load() for rule in self.rules
                             if isinstance(rule.condition, ClassifierCondition)]
         # The features the conditions read: feature conditions' and the classifiers'.
@@ -57,52 +66,48 @@ class RuleGates:
         self.cond_features = sorted(sae.check_index(int(i)) for i in feats)
         col = {i: c for c, i in enumerate(self.cond_features)}
         self.cond_index = torch.tensor(self.cond_features, dtype=torch.long, device=dev)
-        self.zero_row = torch.zeros(1, len(self.cond_features), device=dev)
         n_cond = len(self.cond_features)
         # Each rule compares one signal column (a feature, or a classifier's score) with its
-        # threshold; text rules take their flags from `text_held`.
-        signal, thresh, gt, is_text = [], [], [], []
-        k = 0
+        # threshold, on the host; a text rule takes its flag from its row's text instead.
+        self.tests: list[tuple[int, float, bool] | None] = []   # (column, threshold, is '>')
         self.patterns: list[tuple[int, int, object]] = []   # (rule, row, compiled pattern)
+        k = 0
         for j, rule in enumerate(self.rules):
             c = rule.condition
             if isinstance(c, FeatureCondition):
-                signal.append(col[sae.check_index(c.index)])
-                thresh.append(c.value * (_max_of(c.index, max_acts) if c.unit == "max" else 1.0))
+                thr = c.value * (_max_of(c.index, max_acts) if c.unit == "max" else 1.0)
+                self.tests.append((col[sae.check_index(c.index)], thr, c.op == ">"))
             elif isinstance(c, ClassifierCondition):
-                signal.append(n_cond + k)
-                thresh.append(c.value)
+                self.tests.append((n_cond + k, c.value, c.op == ">"))
                 k += 1
             else:
                 assert isinstance(c, TextCondition)
-                signal.append(0)
-                thresh.append(0.0)
+                self.tests.append(None)
                 self.patterns.append((j, self.owner[j], c.compiled()))
-            gt.append(getattr(c, "op", ">") == ">")
-            is_text.append(isinstance(c, TextCondition))
-        self.signal_col = torch.tensor(signal, dtype=torch.long, device=dev)
-        self.threshold = torch.tensor(thresh, dtype=torch.float32, device=dev)
-        self.sign = torch.tensor([1.0 if g else -1.0 for g in gt], device=dev)
-        self.is_text = torch.tensor(is_text, dtype=torch.bool, device=dev)
-        self.clf_cols = [torch.tensor([col[i] for i in clf.features], dtype=torch.long,
-                                      device=dev) for clf in self.classifiers]
-        owner = torch.zeros(self.rows, R, dtype=torch.bool, device=dev)
-        for j, r in enumerate(self.owner):
-            owner[r, j] = True
-        self.owner_mask = owner
-        self.stop_mask = torch.tensor([rule.stops for rule in self.rules], dtype=torch.bool,
-                                      device=dev)
-        self.steer_mask = ~self.stop_mask
-        # One comparison for both kinds: (signal - threshold) * sign > 0, sign -1 for '<'.
-        self.span = torch.tensor([rule.span for rule in self.rules], dtype=torch.long, device=dev)
+        self.n_signals = n_cond + k
+        self._classifier_tensors(col, dev)
+        self.stops = [rule.stops for rule in self.rules]
+        self.span = [rule.span for rule in self.rules]
         self._actions(max_acts)
-        self.remaining = torch.zeros(self.rows, R, dtype=torch.long, device=dev)
-        self.held = torch.zeros(self.rows, R, dtype=torch.bool, device=dev)
-        self.acting = torch.zeros_like(self.held)
-        self.text_held = torch.zeros_like(self.held)
+        R = len(self.rules)
+        self.remaining = [0] * R                 # positions each rule's action still steers
+        self.held = [False] * R                  # held at the position last read
+        self.acting = [False] * R                # steering the position last run
+        self.text_held = [False] * R
+        self.signal: torch.Tensor | None = None  # [rows - 1, n_signals], read, not yet moved on
         self.pool_max = self.pool_sum = None
         self.pool_count = 0
+        self._steering: dict[tuple[int, ...], tuple] = {}
         self.last_clamp: tuple[torch.Tensor, torch.Tensor] | None = None  # target, mask
+
+    def _classifier_tensors(self, col: dict[int, int], dev) -> None:
+        """Each classifier's columns among the condition features, and its weights, made once."""
+        self.clf_tensors = []
+        for clf in self.classifiers:
+            self.clf_tensors.append((
+                torch.tensor([col[i] for i in clf.features], dtype=torch.long, device=dev),
+                torch.tensor(clf.center, device=dev), torch.tensor(clf.scale, device=dev),
+                torch.tensor(clf.weights, device=dev)))
 
     def _actions(self, max_acts) -> None:
         """Per rule: its summed add vector (in its owner row), its clamp targets and mask. The
@@ -153,47 +158,22 @@ class RuleGates:
     def steers(self) -> bool:
         return self.add_vec is not None or self.clamp_index is not None
 
-    # ---- per position --------------------------------------------------------------------
-    def set_text(self, texts: Sequence[str]) -> None:
-        """Each text rule's flag from its row's text so far (on the host, before the forward
-        pass of the position the text ends at)."""
-        if not self.patterns:
+    # ---- on the device, in the hook ------------------------------------------------------
+    def read(self, h: torch.Tensor, prefill: bool) -> None:
+        """The signals at this pass's last position (the prompt's pass: its last token), for
+        the steered rows; the host compares them in `advance`."""
+        if self.signal is not None:
+            raise RuntimeError("rule gates: a position was read before the last one moved the "
+                               "rules on")
+        if not self.n_signals:
             return
-        flags = [[False] * len(self.rules) for _ in range(self.rows)]
-        for j, r, pattern in self.patterns:
-            flags[r][j] = pattern.search(texts[r]) is not None
-        self.text_held = torch.tensor(flags, dtype=torch.bool, device=self.sae.device)
-
-    def read(self, h: torch.Tensor, prefill: bool) -> torch.Tensor:
-        """The rules acting at this pass's position, then the conditions read at its last
-        position (the prompt's pass: its last token) and the state moved on."""
-        acting = torch.zeros_like(self.held) if prefill else self.remaining > 0
         # Row 0 (the baseline) has no rules: its activations are not encoded (for SAEs that
         # need a full encode, such as TopK, that is half the cost with one variant).
-        x = h[1:, -1:, :]
-        parts = []
-        if self.cond_features:
-            v = torch.cat([self.zero_row, self.sae.encode_subset(x, self.cond_index)[:, 0, :]
-                           .float()])
-            parts.append(v)
-            if self.classifiers:
-                parts.append(self._scores(v, prefill))
-        if parts:
-            sig = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1))
-            held = (sig.index_select(-1, self.signal_col) - self.threshold) * self.sign > 0
-            if self.patterns:
-                held = torch.where(self.is_text, self.text_held, held)
-        else:
-            held = self.text_held
-        held = held & self.owner_mask
-        steer = held & self.steer_mask
-        left = torch.zeros_like(self.remaining) if prefill else (self.remaining - 1).clamp_min(0)
-        self.remaining = torch.where(steer, self.span, left)
-        self.held, self.acting = held, acting
-        return acting
+        v = self.sae.encode_subset(h[1:, -1:, :], self.cond_index)[:, 0, :].float()
+        self.signal = torch.cat([v, self._scores(v, prefill)], -1) if self.classifiers else v
 
     def _scores(self, v: torch.Tensor, prefill: bool) -> torch.Tensor:
-        """Each classifier's score [rows, n], on its features pooled (max or mean) over the
+        """Each classifier's score [rows - 1, n], on its features pooled (max or mean) over the
         positions from the prompt's last token to this one."""
         if prefill:
             self.pool_max, self.pool_sum, self.pool_count = v, v, 1
@@ -202,45 +182,97 @@ class RuleGates:
             self.pool_sum = self.pool_sum + v
             self.pool_count += 1
         scores = []
-        for clf, cols in zip(self.classifiers, self.clf_cols):
+        for clf, (cols, center, scale, weights) in zip(self.classifiers, self.clf_tensors):
             pooled = (self.pool_max if clf.pool == "max"
                       else self.pool_sum / self.pool_count).index_select(-1, cols)
-            z = (pooled - torch.tensor(clf.center, device=v.device)) / torch.tensor(
-                clf.scale, device=v.device)
-            scores.append(torch.sigmoid(z @ torch.tensor(clf.weights, device=v.device)
-                                        + clf.bias))
+            scores.append(torch.sigmoid((pooled - center) / scale @ weights + clf.bias))
         return torch.stack(scores, dim=-1)
 
-    def apply(self, h: torch.Tensor, acting: torch.Tensor) -> torch.Tensor:
-        """`h` with the actions of the rules in `acting` [rows, R] applied (adds, then clamps)."""
-        a = acting.to(h.dtype)
-        if self.add_vec is not None:
-            h = h + (a.unsqueeze(-1) * self.add_vec).sum(1, keepdim=True)
+    def apply(self, h: torch.Tensor) -> torch.Tensor:
+        """`h` with the actions of the rules acting at this position (those whose span has not
+        run out) applied: adds, then clamps."""
+        key = tuple(j for j, n in enumerate(self.remaining) if n > 0)
         self.last_clamp = None
+        if not key:
+            return h
+        add, clamp = self._steering.get(key) or self._steering_for(key)
+        if add is not None:
+            h = h + add
+        if clamp is not None:
+            target, mask = clamp
+            h = apply_clamp(self.sae, h, self.clamp_index, target, mask)
+            self.last_clamp = clamp
+        return h
+
+    def _steering_for(self, key: tuple[int, ...]) -> tuple:
+        """The add [rows, 1, d] and clamp (target, mask) [rows, C] of one set of acting rules."""
+        if len(self._steering) >= _KEPT_PATTERNS:
+            self._steering.clear()
+        a = torch.zeros(self.rows, len(self.rules), dtype=self.sae.dtype, device=self.sae.device)
+        for j in key:
+            a[self.owner[j], j] = 1.0
+        add = clamp = None
+        if self.add_vec is not None:
+            add = (a.unsqueeze(-1) * self.add_vec).sum(1, keepdim=True)
         if self.clamp_index is not None:
             w = a.unsqueeze(-1) * self.clamp_mask.unsqueeze(0)        # [rows, R, C]
-            mask = w.amax(1)
-            target = self.clamp_target.gather(0, (w * self.order).argmax(1))
-            h = apply_clamp(self.sae, h, self.clamp_index, target, mask)
-            self.last_clamp = (target, mask)
-        return h
+            clamp = (self.clamp_target.gather(0, (w * self.order).argmax(1)), w.amax(1))
+        self._steering[key] = (add, clamp)
+        return add, clamp
+
+    # ---- on the host, once per step ------------------------------------------------------
+    def set_text(self, texts: Sequence[str]) -> None:
+        """Each text rule's flag from its row's text so far (before the forward pass of the
+        position the text ends at)."""
+        for j, r, pattern in self.patterns:
+            self.text_held[j] = pattern.search(texts[r]) is not None
+
+    def take_signal(self, logprobs: torch.Tensor | None = None) -> tuple[list, list]:
+        """(log-probs, signal rows) on the host, in one transfer: the signals ride along with
+        the step's log-probs [rows]. Either may be empty."""
+        sig, self.signal = self.signal, None
+        if sig is None:
+            return (logprobs.tolist() if logprobs is not None else []), []
+        if logprobs is None:
+            return [], sig.tolist()
+        both = torch.cat([logprobs.unsqueeze(1).float(),
+                          torch.nn.functional.pad(sig, (0, 0, 1, 0))], 1).tolist()
+        return [b[0] for b in both], [b[1:] for b in both[1:]]
+
+    def advance(self, signal: Sequence[Sequence[float]], prefill: bool) -> None:
+        """Compare the conditions read at this position (signal: `take_signal`'s rows) and move
+        every rule on: the acting ones are those whose span had not run out before it."""
+        self.acting = [False] * len(self.rules) if prefill else [n > 0 for n in self.remaining]
+        for j, test in enumerate(self.tests):
+            if test is None:
+                held = self.text_held[j]
+            else:
+                c, thr, above = test
+                value = signal[self.owner[j] - 1][c]
+                held = value > thr if above else value < thr
+            self.held[j] = held
+            if held and not self.stops[j]:
+                self.remaining[j] = self.span[j]
+            else:
+                self.remaining[j] = 0 if prefill else max(self.remaining[j] - 1, 0)
+
+    def step(self, logprobs: torch.Tensor | None = None, prefill: bool = False) -> list:
+        """The position just run moved on; its log-probs [rows] (if given) on the host."""
+        lp, signal = self.take_signal(logprobs)
+        self.advance(signal, prefill)
+        return lp
 
     def skip(self) -> None:
         """A position whose forward pass is not run (a run's last token, when nothing else
         needs it): its acting rules are known, its conditions are not read."""
-        self.acting = self.remaining > 0
-        self.held = torch.zeros_like(self.held)
+        self.acting = [n > 0 for n in self.remaining]
+        self.held = [False] * len(self.rules)
 
-    # ---- on the host ---------------------------------------------------------------------
-    def flags(self) -> torch.Tensor:
-        """[rows, 2R] floats: held, then acting, to ride along with the step's log-probs."""
-        return torch.cat([self.held, self.acting & self.steer_mask], dim=-1).float()
-
-    def row_flags(self, values: Sequence[float], r: int) -> tuple[list[int], list[int], bool]:
-        """(held, acting, stopped) for row r, as indices into its variant's rules, from its
-        `flags()` row read on the host."""
-        R = len(self.rules)
-        held = [k for k, j in enumerate(self.row_rules[r]) if values[j] > 0.5]
-        acting = [k for k, j in enumerate(self.row_rules[r]) if values[R + j] > 0.5]
-        stopped = any(self.rules[self.row_rules[r][k]].stops for k in held)
+    def row_flags(self, r: int) -> tuple[list[int], list[int], bool]:
+        """(held, acting, stopped) for row r at the position last moved on, as indices into
+        its variant's rules."""
+        mine = self.row_rules[r]
+        held = [k for k, j in enumerate(mine) if self.held[j]]
+        acting = [k for k, j in enumerate(mine) if self.acting[j] and not self.stops[j]]
+        stopped = any(self.stops[mine[k]] for k in held)
         return held, acting, stopped

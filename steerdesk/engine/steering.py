@@ -248,8 +248,8 @@ class SteeringHook:
         gates = self.gates
         # Rules read the activation as it arrives; they act from the position after a hold,
         # so never in the prompt's pass.
-        acting = gates.read(h, self.in_prefill) if gates is not None and not self.replaying \
-            else None
+        if gates is not None and not self.replaying:
+            gates.read(h, self.in_prefill)
         if steer:
             if self.add_vec is not None:
                 h = h + self.add_vec
@@ -257,7 +257,7 @@ class SteeringHook:
                 h = apply_clamp(sae, h, self.clamp_index, self.clamp_target, self.clamp_mask)
         ruled = gates is not None and gates.steers and not self.in_prefill
         if ruled:
-            h = gates.apply(h, gates.acting if acting is None else acting)
+            h = gates.apply(h)
         if self.reads:
             self._read(h, steer, ruled)
         return h.to(hidden.dtype) if steer or ruled else None

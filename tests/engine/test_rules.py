@@ -162,6 +162,26 @@ def test_stop_ends_only_its_own_row(session):
     assert res.done.reason == "length"
 
 
+def test_each_rule_reads_its_own_column(session):
+    """A rule reads the activations of its own variant's row, wherever that row is in the
+    batch: a probe rule (which steers nothing) holds at other positions in a steered column
+    than in a plain one, and each column's pattern is the same alone as beside the other."""
+    thr = _threshold(session)
+    probe = Rule(FeatureCondition(COND, ">", thr), (FeatureSteer(ACT, 0.0),))
+    plain = SteeringSpec(rules=[probe])
+    steered = SteeringSpec([FeatureSteer(ACT, 3 * STRENGTH)], rules=[probe])
+
+    def held(res, r):
+        return [t.rules_held for t in res.rows[r].tokens]
+
+    alone_plain, alone_steered = held(_run(session, [plain]), 1), held(_run(session, [steered]), 1)
+    assert alone_plain != alone_steered          # the two columns can be told apart
+    both = _run(session, [steered, plain])
+    assert (held(both, 1), held(both, 2)) == (alone_steered, alone_plain)
+    both = _run(session, [plain, steered])
+    assert (held(both, 1), held(both, 2)) == (alone_plain, alone_steered)
+
+
 def test_stop_at_the_prompt_gives_an_empty_row(session):
     res = _run(session, [SteeringSpec(rules=[parse_rule(f"when {COND}>-1 then stop")])])
     assert res.rows[1].tokens == [] and res.rows[1].text == ""
