@@ -13,7 +13,8 @@ no N, position t+1 alone (so: for as long as it holds). The action is a steering
 feature list (add / clamp / ablate) or "stop" (the row ends after the token at t).
 
 The grammar (`to_text`, parse_rule in rule_grammar.py) and the words (`describe`) live here;
-the per-row tensors that evaluate rules inside the hook are in rule_gates.py.
+the evaluation (signals read in the hook, each rule's state moved on on the host) is in
+rule_gates.py.
 """
 
 from __future__ import annotations
