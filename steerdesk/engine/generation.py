@@ -374,7 +374,7 @@ def stream(session: Session, request: GenerationRequest,
         eos = _eos_ids(session) if request.stop_at_eos else set()
         finished = [False] * rows
         if gates is not None:   # the prompt's last token read; a stop rule may have held
-            gates.step(prefill=True)
+            gates.step()
             finished = [gates.row_flags(r)[2] for r in range(rows)]
         main_done = all(finished)
         decoders = [IncrementalText(tok) for _ in range(rows)]

@@ -239,10 +239,11 @@ class RuleGates:
                           torch.nn.functional.pad(sig, (0, 0, 1, 0))], 1).tolist()
         return [b[0] for b in both], [b[1:] for b in both[1:]]
 
-    def advance(self, signal: Sequence[Sequence[float]], prefill: bool) -> None:
+    def advance(self, signal: Sequence[Sequence[float]]) -> None:
         """Compare the conditions read at this position (signal: `take_signal`'s rows) and move
-        every rule on: the acting ones are those whose span had not run out before it."""
-        self.acting = [False] * len(self.rules) if prefill else [n > 0 for n in self.remaining]
+        every rule on: the acting ones are those whose span had not run out before it (none at
+        the prompt's last token, the first position read)."""
+        self.acting = [n > 0 for n in self.remaining]
         for j, test in enumerate(self.tests):
             if test is None:
                 held = self.text_held[j]
@@ -254,12 +255,12 @@ class RuleGates:
             if held and not self.stops[j]:
                 self.remaining[j] = self.span[j]
             else:
-                self.remaining[j] = 0 if prefill else max(self.remaining[j] - 1, 0)
+                self.remaining[j] = max(self.remaining[j] - 1, 0)
 
-    def step(self, logprobs: torch.Tensor | None = None, prefill: bool = False) -> list:
+    def step(self, logprobs: torch.Tensor | None = None) -> list:
         """The position just run moved on; its log-probs [rows] (if given) on the host."""
         lp, signal = self.take_signal(logprobs)
-        self.advance(signal, prefill)
+        self.advance(signal)
         return lp
 
     def skip(self) -> None:
