@@ -67,6 +67,7 @@ VEC_UI = "tests/ui/test_ui_vectors.py"
 RULES_UNDO = "tests/ui/test_ui_rules_undo_export.py"
 RG, RULES = "steerdesk/engine/rule_gates.py", "tests/engine/test_rules.py"
 RULES_CLI = "tests/cli/test_rules_cli.py"
+RULES_TOPK = "tests/engine/test_rules_topk.py"
 PRM = "steerdesk/engine/prompted.py"
 PROMPTED = "tests/engine/test_prompted_row.py"
 PROMPTED_CLI = "tests/cli/test_prompted_cli.py"
@@ -125,6 +126,20 @@ MUTATIONS: list[Mutation] = [
       "return float(f.strength)", (STEER,), "'x max activation' strengths are raw"),
 
     # ---- rules (conditional steering) --------------------------------------------------
+    M("rules-topk-column-decides-alone", "rules", RG,
+      "if ((x > thr) != (0.0 > thr)) if above else ((x < thr) != (0.0 < thr)):",
+      "if False:", (RULES_TOPK,),
+      "on a TopK SAE a rule holds where its feature was above the threshold before the top-k "
+      "but was not kept (its true activation is 0)"),
+    M("rules-topk-undecided-the-wrong-way", "rules", RG,
+      "if ((x > thr) != (0.0 > thr)) if above else ((x < thr) != (0.0 < thr)):",
+      "if ((x > thr) == (0.0 > thr)) if above else ((x < thr) == (0.0 < thr)):", (RULES_TOPK,),
+      "on a TopK SAE a rule reads its feature's pre-activation where only the full read can "
+      "tell, and the full read where the column alone would do"),
+    M("sae-topk-if-active-wrong-columns", "sae", ARCH,
+      "W, b = sae.W_enc.index_select(1, idx), sae.b_enc[idx]",
+      "W, b = sae.W_enc.index_select(1, idx.flip(0)), sae.b_enc[idx.flip(0)]", (RULES_TOPK,),
+      "a TopK rule's cheap read looks at other features' columns"),
     M("rules-act-a-token-late", "rules", RG,
       "key = tuple(j for j, n in enumerate(self.remaining) if n > 0)",
       "key = tuple(j for j, a in enumerate(self.acting) if a)", (RULES,),

@@ -4,7 +4,9 @@ On the device, inside the steering hook (`read`): the signals the conditions com
 every rule of every steered row at once, on the activation as it arrives (one `encode_subset`
 of the condition features, and the classifiers' scores pooled on the device). Then the rules
 acting at this position are applied (`apply`): their summed add vector and clamps, one tensor
-per set of acting rules, made once and kept.
+per set of acting rules, made once and kept. On a TopK SAE on the CPU a step is read from the
+condition features' own columns alone wherever the k-th largest could not change what the
+conditions say (`_decided`); the full read runs only where it could.
 
 On the host (`advance`): the comparisons and each rule's state. The signals ride along with
 the step's log-probs in the one transfer the step makes anyway, so a rule costs no extra sync
@@ -85,6 +87,16 @@ class RuleGates:
                 self.tests.append(None)
                 self.patterns.append((j, self.owner[j], c.compiled()))
         self.n_signals = n_cond + k
+        # A TopK feature's activation is its own relu'd pre-activation or 0 (whether it is among
+        # the k largest needs all d_sae pre-activations). Where every condition reads the same
+        # for both values, that one column per feature decides the step. On the CPU a step is
+        # checked on the host for free; on a GPU the check would cost a sync that the full read
+        # does not. Classifiers pool the true values, so they always take the full read.
+        self.lazy = (sae.arch.needs_full_encode and sae.device.type == "cpu"
+                     and not self.classifiers)
+        self.feature_tests = [(self.owner[j] - 1, *t) for j, t in enumerate(self.tests)
+                              if t is not None]
+        self.if_active = sae.subset_if_active(self.cond_index) if self.lazy else None
         self._classifier_tensors(col, dev)
         self.stops = [rule.stops for rule in self.rules]
         self.span = [rule.span for rule in self.rules]
@@ -94,7 +106,8 @@ class RuleGates:
         self.held = [False] * R                  # held at the position last read
         self.acting = [False] * R                # steering the position last run
         self.text_held = [False] * R
-        self.signal: torch.Tensor | None = None  # [rows - 1, n_signals], read, not yet moved on
+        # [rows - 1, n_signals], read, not yet moved on: a tensor, or rows on the host already
+        self.signal: torch.Tensor | list | None = None
         self.pool_max = self.pool_sum = None
         self.pool_count = 0
         self._steering: dict[tuple[int, ...], tuple] = {}
@@ -169,8 +182,23 @@ class RuleGates:
             return
         # Row 0 (the baseline) has no rules: its activations are not encoded (for SAEs that
         # need a full encode, such as TopK, that is half the cost with one variant).
-        v = self.sae.encode_subset(h[1:, -1:, :], self.cond_index)[:, 0, :].float()
+        x = h[1:, -1, :]
+        if self.if_active is not None:
+            if_active = self.if_active(x).tolist()
+            if self._decided(if_active):
+                self.signal = if_active
+                return
+        v = self.sae.encode_subset(x, self.cond_index).float()
         self.signal = torch.cat([v, self._scores(v, prefill)], -1) if self.classifiers else v
+
+    def _decided(self, if_active: list[list[float]]) -> bool:
+        """Whether every condition reads the same for each feature's value if active and for
+        0, so that whether it is active does not matter (NaN reads differently: full read)."""
+        for r, c, thr, above in self.feature_tests:
+            x = if_active[r][c]
+            if ((x > thr) != (0.0 > thr)) if above else ((x < thr) != (0.0 < thr)):
+                return False
+        return True
 
     def _scores(self, v: torch.Tensor, prefill: bool) -> torch.Tensor:
         """Each classifier's score [rows - 1, n], on its features pooled (max or mean) over the
@@ -231,8 +259,8 @@ class RuleGates:
         """(log-probs, signal rows) on the host, in one transfer: the signals ride along with
         the step's log-probs [rows]. Either may be empty."""
         sig, self.signal = self.signal, None
-        if sig is None:
-            return (logprobs.tolist() if logprobs is not None else []), []
+        if sig is None or isinstance(sig, list):
+            return (logprobs.tolist() if logprobs is not None else []), sig or []
         if logprobs is None:
             return [], sig.tolist()
         both = torch.cat([logprobs.unsqueeze(1).float(),

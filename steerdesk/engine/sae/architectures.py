@@ -6,7 +6,10 @@ Each architecture is one object that says
   b_dec taken off where the SAE does that);
 - `encode_subset(sae, xs, idx)`: the activations of the features `idx` only;
 - `needs_full_encode`: True where one feature's activation depends on the others' (TopK keeps
-  the k largest), so that even a subset costs a full encode.
+  the k largest), so that even a subset costs a full encode;
+- `subset_if_active(sae, idx)`: for such an architecture, a function of `xs` giving what the
+  features `idx` are if they are kept, without deciding whether they are (each activation is
+  that value or 0), with what it needs of the encoder gathered once.
 
 `SAE.cfg.architecture` keeps the name, for display and for the files steerdesk writes.
 """
@@ -35,6 +38,11 @@ class Architecture:
         if not self.needs_full_encode:
             raise NotImplementedError(f"{self.name}: encode_subset without a full encode")
         return self.encode(sae, xs).index_select(-1, idx)
+
+    def subset_if_active(self, sae, idx: torch.Tensor):
+        """xs -> each feature's activation where it is active; the true one is this or 0.
+        Where one feature is computed alone that is the activation itself."""
+        return lambda xs: self.encode_subset(sae, xs, idx)
 
     def __repr__(self) -> str:
         return f"<{self.name} SAE architecture>"
@@ -100,6 +108,13 @@ class TopK(Architecture):
         kth = torch.topk(pre, k=k, dim=-1, sorted=False).values.amin(-1, keepdim=True)
         sub = pre.index_select(-1, idx)
         return torch.relu(sub) * (sub >= kth).to(sub.dtype)
+
+    def subset_if_active(self, sae, idx):
+        """relu of the features' own pre-activations: one column each, no k-th largest. The
+        columns are gathered here, once: gathering them from the whole W_enc at every step
+        costs more than the product."""
+        W, b = sae.W_enc.index_select(1, idx), sae.b_enc[idx]
+        return lambda xs: torch.relu(xs @ W + b)
 
 
 class Gated(Architecture):

@@ -212,6 +212,15 @@ class SAE(torch.nn.Module):
     def encode_subset(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         return self.encode_subset_with_state(x, indices)[0]
 
+    def subset_if_active(self, indices: torch.Tensor):
+        """A function of x [..., d_in]: what the features in `indices` are where they are
+        active, each true activation being this or 0. For TopK that skips the k-th largest
+        (every pre-activation); elsewhere it is `encode_subset`. A comparison that reads the
+        same for this value and for 0 needs no more (rule_gates.py). The encoder's part for
+        these features is gathered once, when the function is made."""
+        part = self.arch.subset_if_active(self, indices)
+        return lambda x: part(self._prepare(x)[0])
+
     # ---- decode -------------------------------------------------------------------------
     def decode(self, acts: torch.Tensor, state: NormState, x: torch.Tensor | None = None
                ) -> torch.Tensor:
