@@ -12,7 +12,7 @@ so that a change in the machine's load hits every mode alike):
   b      steerdesk, baseline + 1 steered variant, one batch of 2 rows
   c      steerdesk, baseline + 4 steered variants (a strength sweep), one batch of 5 rows
   d      (b) with the live readout: watched features + top-k of a full SAE encode at every step
-  h, h-  (b)'s steering by one always-true rule, and the same without rules (rule_rows.py)
+  h, h2, h-  (b)'s steering by one always-true rule (h2: on a classifier), and without rules
   a+..d+ (with --compile) the same with the compiled decode step (see compiled_rows.py)
 
 Ratios are the median over repetitions of the ratio within each repetition (mode / plain of the

@@ -53,7 +53,7 @@ def test_each_compiled_mode_compiled_once_for_all_runs(result):
     assert all(r["compile_seconds"] > 0 for r in g)
     assert "top-8" in g[3]["name"]
     runs = result["models"][0]["runs"]
-    assert set(runs) == {"plain", "a", "b", "c", "d", "h", "h-", "a+", "b+", "c+", "d+"}
+    assert set(runs) == {"plain", "a", "b", "c", "d", "h", "h2", "h-", "a+", "b+", "c+", "d+"}
 
 
 def test_markdown_has_the_compiled_rows(result):
