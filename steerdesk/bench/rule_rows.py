@@ -13,6 +13,8 @@ CPU, rule_gates.py): h2 is the price of a rule whose condition cannot be decided
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +29,9 @@ def _classifier_file(feature: int) -> str:
     """A classifier on one feature whose score is sigmoid(max activation): at least 0.5."""
     from steerdesk.engine.catalog.contrast_sets import Classifier
 
-    path = Path(tempfile.mkdtemp(prefix="steerdesk-bench-")) / "always.json"
+    folder = tempfile.mkdtemp(prefix="steerdesk-bench-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "always.json"
     Classifier(["always", "never"], [feature], [1.0], [0.0], [1.0], 0.0).save(path)
     return str(path)
 

@@ -92,11 +92,10 @@ class RuleGates:
         # for both values, that one column per feature decides the step. On the CPU a step is
         # checked on the host for free; on a GPU the check would cost a sync that the full read
         # does not. Classifiers pool the true values, so they always take the full read.
-        self.lazy = (sae.arch.needs_full_encode and sae.device.type == "cpu"
-                     and not self.classifiers)
+        cheap = sae.arch.needs_full_encode and sae.device.type == "cpu" and not self.classifiers
+        self.if_active = sae.subset_if_active(self.cond_index) if cheap else None
         self.feature_tests = [(self.owner[j] - 1, *t) for j, t in enumerate(self.tests)
                               if t is not None]
-        self.if_active = sae.subset_if_active(self.cond_index) if self.lazy else None
         self._classifier_tensors(col, dev)
         self.stops = [rule.stops for rule in self.rules]
         self.span = [rule.span for rule in self.rules]

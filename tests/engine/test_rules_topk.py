@@ -108,3 +108,14 @@ def test_the_cheap_path_reads_the_column_the_full_encode_keeps_or_zeroes(topk_se
     kept = full > 0
     assert torch.equal(cand[kept], full[kept]) and (full[~kept] == 0).all()
     assert (cand[~kept] > 0).any()   # some were active before the top-k and not kept
+
+
+@pytest.mark.parametrize("arch", ["relu", "jumprelu", "gated"])
+def test_elsewhere_the_cheap_read_is_the_subset_encode(tmp_path, arch):
+    """Architectures that compute one feature alone give its activation itself."""
+    from steerdesk.engine.sae import load_sae
+
+    sae = load_sae(make_sae(tmp_path / arch, d_in=32, d_sae=64, arch=arch))
+    x, idx = torch.randn(5, 32), torch.tensor([3, 40])
+    assert torch.equal(sae.subset_if_active(idx)(x), sae.encode_subset(x, idx))
+    assert torch.allclose(sae.subset_if_active(idx)(x), sae.encode(x)[:, idx], atol=1e-6)
